@@ -1,0 +1,607 @@
+//! Walks a catalog directory and turns it into a checked [`Catalog`].
+
+use crate::digest::digest;
+use crate::documents::{
+    API_VERSION, COMPONENT_REGISTRY, CriteriaDoc, Header, OverlayDoc, RECIPE_METADATA,
+    REGISTRY_KEYS, RegistryDoc,
+};
+use aicr_recipe::model::{HelmDefaults, KustomizeDefaults, RegistryEntry, Spec};
+use aicr_recipe::{
+    Accelerator, Catalog, CatalogInfo, CatalogParts, Criteria, Intent, Os, Overlay, Platform,
+    Service,
+};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A finding about one file: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Catalog-relative path (or `(catalog)` for a finding about the whole catalog).
+    pub file: String,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.field, self.reason)
+        }
+    }
+}
+
+/// A loaded catalog and what validation noticed but tolerated.
+#[derive(Debug)]
+pub struct Loaded {
+    pub catalog: Catalog,
+    pub warnings: Vec<Diagnostic>,
+}
+
+const WHOLE_CATALOG: &str = "(catalog)";
+
+struct Loader {
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Loader {
+    fn error(&mut self, file: &str, field: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(Diagnostic {
+            file: file.into(),
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn warn(&mut self, file: &str, field: impl Into<String>, reason: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            file: file.into(),
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&mut self, file: &str, bytes: &[u8]) -> Option<T> {
+        match serde_norway::from_slice(bytes) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(file, "", format!("not a valid document: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// Reads every file below `dir` (sorted by relative path, `/`-separated).
+fn read_tree(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Diagnostic> {
+    let io_err = |p: &Path, e: std::io::Error| Diagnostic {
+        file: p.display().to_string(),
+        field: String::new(),
+        reason: format!("cannot read: {e}"),
+    };
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|e| io_err(&current, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| io_err(&current, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
+                out.push((rel, bytes));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+enum Role {
+    Overlay,
+    Registry,
+    Values,
+    Manifest,
+    Validators,
+    Ignored,
+}
+
+fn role_of(path: &str) -> Role {
+    let parts: Vec<&str> = path.split('/').collect();
+    let yaml = path.ends_with(".yaml");
+    match parts.as_slice() {
+        _ if !yaml => Role::Ignored,
+        ["checks", ..] => Role::Ignored,
+        ["overlays", _] => Role::Overlay,
+        ["registry.yaml"] => Role::Registry,
+        ["components", _, _] => Role::Values,
+        ["components", _, "manifests", _] => Role::Manifest,
+        ["validators", "catalog.yaml"] => Role::Validators,
+        _ => Role::Ignored,
+    }
+}
+
+/// Loads and validates the catalog in `dir`. `name` labels it in [`CatalogInfo`].
+pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
+    let files = read_tree(dir).map_err(|d| vec![d])?;
+    let mut loader = Loader {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut base: Option<(String, Spec)> = None;
+    let mut overlays: Vec<(String, Overlay)> = Vec::new();
+    let mut registry: Option<Vec<RegistryEntry>> = None;
+    let mut values = BTreeMap::new();
+    let mut manifests = BTreeSet::new();
+    let mut checks_known: Option<BTreeSet<String>> = None;
+    let mut digested: Vec<(&str, &[u8])> = Vec::new();
+
+    for (path, bytes) in &files {
+        let role = role_of(path);
+        if !matches!(role, Role::Ignored) {
+            digested.push((path, bytes));
+        }
+        match role {
+            Role::Overlay => {
+                if let Some((overlay, is_base)) = load_overlay(&mut loader, path, bytes) {
+                    if is_base {
+                        if let Some((first, _)) = &base {
+                            loader.error(
+                                path,
+                                "metadata.name",
+                                format!("a second base; {first} is already the base"),
+                            );
+                        } else {
+                            base = Some((path.clone(), overlay.spec));
+                        }
+                    } else {
+                        overlays.push((path.clone(), overlay));
+                    }
+                }
+            }
+            Role::Registry => registry = load_registry(&mut loader, path, bytes),
+            Role::Values => {
+                if let Some(doc) = loader.parse::<Value>(path, bytes) {
+                    match doc {
+                        Value::Object(_) => {
+                            values.insert(path.clone(), doc);
+                        }
+                        Value::Null => {
+                            values.insert(path.clone(), Value::Object(Default::default()));
+                        }
+                        other => loader.error(
+                            path,
+                            "",
+                            format!(
+                                "a values file must be a mapping of Helm values, found {}",
+                                kind_of(&other)
+                            ),
+                        ),
+                    }
+                }
+            }
+            Role::Manifest => {
+                manifests.insert(path.clone());
+            }
+            Role::Validators => checks_known = load_validator_names(&mut loader, path, bytes),
+            Role::Ignored => {}
+        }
+    }
+
+    let Some((base_file, base_spec)) = base else {
+        loader.error(
+            "overlays/base.yaml",
+            "",
+            "missing: every catalog needs a base recipe named \"base\" in overlays/base.yaml",
+        );
+        return Err(loader.errors);
+    };
+    let registry = registry.unwrap_or_else(|| {
+        loader.warn(
+            "registry.yaml",
+            "",
+            "missing: no registry defaults will be applied",
+        );
+        Vec::new()
+    });
+
+    let file_of: BTreeMap<String, Vec<String>> =
+        overlays.iter().fold(BTreeMap::new(), |mut m, (file, o)| {
+            m.entry(o.name.clone()).or_default().push(file.clone());
+            m
+        });
+    let specs =
+        std::iter::once((&base_file, &base_spec)).chain(overlays.iter().map(|(f, o)| (f, &o.spec)));
+    for (file, spec) in specs {
+        for (i, r) in spec.component_refs.iter().enumerate() {
+            for (j, m) in r.manifest_files.iter().enumerate() {
+                if !manifests.contains(m) {
+                    loader.error(
+                        file,
+                        format!("spec.componentRefs[{i}].manifestFiles[{j}]"),
+                        format!("manifest file {m:?} does not exist in the catalog"),
+                    );
+                }
+            }
+        }
+        if let Some(known) = &checks_known {
+            check_names(&mut loader, file, spec, known);
+        }
+    }
+    if !loader.errors.is_empty() {
+        return Err(loader.errors);
+    }
+
+    let info = CatalogInfo {
+        name: name.to_owned(),
+        version: String::new(),
+        digest: digest(digested.iter().copied()),
+    };
+    let info = CatalogInfo {
+        version: info.digest[..12].to_owned(),
+        ..info
+    };
+    let parts = CatalogParts {
+        info,
+        base: base_spec,
+        overlays: overlays.into_iter().map(|(_, o)| o).collect(),
+        registry,
+        values,
+    };
+    let catalog = match Catalog::new(parts) {
+        Ok(c) => c,
+        Err(errors) => {
+            return Err(errors
+                .into_iter()
+                .map(|e| {
+                    let file = match &e.overlay {
+                        Some(name) if name == "base" => base_file.clone(),
+                        Some(name) => file_of
+                            .get(name)
+                            .map(|f| f.join(" and "))
+                            .unwrap_or_else(|| name.clone()),
+                        None => "registry.yaml".to_owned(),
+                    };
+                    Diagnostic {
+                        file,
+                        field: e.field,
+                        reason: e.reason,
+                    }
+                })
+                .collect());
+        }
+    };
+    let recipe_errors = catalog.check_all_recipes();
+    if !recipe_errors.is_empty() {
+        return Err(recipe_errors
+            .into_iter()
+            .map(|e| Diagnostic {
+                file: WHOLE_CATALOG.into(),
+                field: e.field,
+                reason: e.reason,
+            })
+            .collect());
+    }
+    Ok(Loaded {
+        catalog,
+        warnings: loader.warnings,
+    })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn load_overlay(loader: &mut Loader, path: &str, bytes: &[u8]) -> Option<(Overlay, bool)> {
+    let header: Header = loader.parse(path, bytes)?;
+    match header.kind.as_deref() {
+        None | Some("") | Some(RECIPE_METADATA) => {}
+        Some(other) => {
+            loader.error(
+                path,
+                "kind",
+                format!(
+                    "unknown kind {other:?}; files in overlays/ must be kind {RECIPE_METADATA}"
+                ),
+            );
+            return None;
+        }
+    }
+    let doc: OverlayDoc = loader.parse(path, bytes)?;
+    if let Some(v) = doc
+        .api_version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != API_VERSION)
+    {
+        loader.error(
+            path,
+            "apiVersion",
+            format!("{v:?} is not supported; use {API_VERSION}"),
+        );
+    }
+    let _ = doc.kind;
+    let is_base = path == "overlays/base.yaml";
+    let name = doc.metadata.name;
+    if name.is_empty() {
+        loader.error(
+            path,
+            "metadata.name",
+            "is empty; every overlay needs a unique name",
+        );
+        return None;
+    }
+    if is_base && name != "base" {
+        loader.error(
+            path,
+            "metadata.name",
+            format!("the base recipe must be named \"base\", not {name:?}"),
+        );
+    }
+    if is_base && !doc.spec.base.is_empty() {
+        loader.error(
+            path,
+            "spec.base",
+            "the base recipe cannot inherit from another overlay",
+        );
+    }
+    let criteria = match doc.spec.criteria {
+        Some(c) if !is_base => Some(overlay_criteria(loader, path, &c)?),
+        Some(_) => {
+            loader.warn(
+                path,
+                "spec.criteria",
+                "the base recipe always applies; its criteria are ignored",
+            );
+            None
+        }
+        None => None,
+    };
+    let spec = Spec {
+        constraints: doc.spec.constraints,
+        component_refs: doc.spec.component_refs,
+        validation: doc.spec.validation,
+    };
+    Some((
+        Overlay {
+            name,
+            parent: doc.spec.base,
+            criteria,
+            spec,
+        },
+        is_base,
+    ))
+}
+
+/// Overlay criteria must be canonical: upstream compares them verbatim with normalised
+/// queries, so `EKS` or `al2023` in an overlay would silently never match.
+fn overlay_criteria(loader: &mut Loader, path: &str, c: &CriteriaDoc) -> Option<Criteria> {
+    fn field<T>(
+        loader: &mut Loader,
+        path: &str,
+        name: &str,
+        raw: &str,
+        parse: fn(&str) -> Option<T>,
+        allowed: &[&str],
+    ) -> Option<T> {
+        let parsed = parse(raw);
+        if parsed.is_none() {
+            loader.error(
+                path,
+                format!("spec.criteria.{name}"),
+                format!(
+                    "{raw:?} is not a canonical {name} value; allowed (lower-case): {}, any",
+                    allowed.join(", ")
+                ),
+            );
+        }
+        parsed
+    }
+    let service = field(
+        loader,
+        path,
+        "service",
+        &c.service,
+        Service::parse_canonical,
+        Service::ALLOWED,
+    );
+    let accelerator = field(
+        loader,
+        path,
+        "accelerator",
+        &c.accelerator,
+        Accelerator::parse_canonical,
+        Accelerator::ALLOWED,
+    );
+    let intent = field(
+        loader,
+        path,
+        "intent",
+        &c.intent,
+        Intent::parse_canonical,
+        Intent::ALLOWED,
+    );
+    let os = field(loader, path, "os", &c.os, Os::parse_canonical, Os::ALLOWED);
+    let platform = field(
+        loader,
+        path,
+        "platform",
+        &c.platform,
+        Platform::parse_canonical,
+        Platform::ALLOWED,
+    );
+    Some(Criteria {
+        service: service?,
+        accelerator: accelerator?,
+        intent: intent?,
+        os: os?,
+        platform: platform?,
+        nodes: c.nodes,
+    })
+}
+
+fn load_registry(loader: &mut Loader, path: &str, bytes: &[u8]) -> Option<Vec<RegistryEntry>> {
+    let doc: RegistryDoc = loader.parse(path, bytes)?;
+    if let Some(kind) = doc.kind.as_deref().filter(|k| *k != COMPONENT_REGISTRY) {
+        loader.error(
+            path,
+            "kind",
+            format!("unknown kind {kind:?}; registry.yaml must be kind {COMPONENT_REGISTRY}"),
+        );
+    }
+    if let Some(v) = doc.api_version.as_deref().filter(|v| *v != API_VERSION) {
+        loader.error(
+            path,
+            "apiVersion",
+            format!("{v:?} is not supported; use {API_VERSION}"),
+        );
+    }
+    let mut entries = Vec::new();
+    for (i, raw) in doc.components.iter().enumerate() {
+        let name = raw.get("name").and_then(Value::as_str).unwrap_or_default();
+        let at = |field: &str| {
+            if name.is_empty() {
+                format!("components[{i}].{field}")
+            } else {
+                format!("components[{name}].{field}")
+            }
+        };
+        if name.is_empty() {
+            loader.error(
+                path,
+                at("name"),
+                "is missing; every registry entry needs a name",
+            );
+            continue;
+        }
+        for key in raw.keys().filter(|k| !REGISTRY_KEYS.contains(&k.as_str())) {
+            if key == "manifest" {
+                // Upstream v0.11.1 ships `gke-nccl-tcpxo` with this key; its loader drops it
+                // silently. Tolerated (and ignored the same way) so that catalog loads unchanged.
+                loader.warn(path, at(key), "unknown key, ignored as upstream ignores it (the entry gets no default namespace)");
+            } else {
+                loader.error(
+                    path,
+                    at(key),
+                    format!("unknown key; allowed keys are {}", REGISTRY_KEYS.join(", ")),
+                );
+            }
+        }
+        let helm = section::<HelmDefaults>(
+            loader,
+            path,
+            &at("helm"),
+            raw.get("helm"),
+            &[
+                "defaultRepository",
+                "defaultChart",
+                "defaultVersion",
+                "defaultNamespace",
+            ],
+        );
+        let kustomize = section::<KustomizeDefaults>(
+            loader,
+            path,
+            &at("kustomize"),
+            raw.get("kustomize"),
+            &["defaultSource", "defaultPath", "defaultTag"],
+        );
+        if helm.is_some() && kustomize.is_some() {
+            loader.error(
+                path,
+                at("helm"),
+                "an entry has either a helm or a kustomize section, not both",
+            );
+        }
+        entries.push(RegistryEntry {
+            name: name.to_owned(),
+            display_name: raw
+                .get("displayName")
+                .and_then(Value::as_str)
+                .unwrap_or(name)
+                .to_owned(),
+            helm,
+            kustomize,
+        });
+    }
+    Some(entries)
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    loader: &mut Loader,
+    path: &str,
+    field: &str,
+    raw: Option<&Value>,
+    keys: &[&str],
+) -> Option<T> {
+    let raw = raw?;
+    let Value::Object(map) = raw else {
+        loader.error(
+            path,
+            field,
+            format!("must be a mapping, found {}", kind_of(raw)),
+        );
+        return None;
+    };
+    for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
+        loader.error(
+            path,
+            format!("{field}.{key}"),
+            format!("unknown key; allowed keys are {}", keys.join(", ")),
+        );
+    }
+    match serde_json::from_value(raw.clone()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            loader.error(path, field, e.to_string());
+            None
+        }
+    }
+}
+
+fn load_validator_names(loader: &mut Loader, path: &str, bytes: &[u8]) -> Option<BTreeSet<String>> {
+    let doc: Value = loader.parse(path, bytes)?;
+    let list = doc.get("validators")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|v| v.get("name")?.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// Check names are free text to the recipe path; a name the validator catalog does not
+/// know is worth a warning (upstream only finds out when `aicr validate` runs).
+fn check_names(loader: &mut Loader, file: &str, spec: &Spec, known: &BTreeSet<String>) {
+    let Some(validation) = &spec.validation else {
+        return;
+    };
+    for (phase_name, phase) in validation.phases() {
+        let Some(phase) = phase else { continue };
+        for (i, check) in phase.checks.iter().enumerate() {
+            if !known.contains(check) {
+                loader.warn(
+                    file,
+                    format!("spec.validation.{phase_name}.checks[{i}]"),
+                    format!("check {check:?} is not in validators/catalog.yaml"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! Criteria → recipe: select overlays, expand inheritance chains, merge, check
+//! dependencies, order the deployment, fill registry defaults.
+//!
+//! The result borrows every string and value from the catalog: resolving allocates only
+//! the small vectors that hold the merged view, and no request can change the catalog
+//! (upstream's shared-mutable-state bug cannot happen here).
+
+use crate::catalog::Catalog;
+use crate::criteria::Criteria;
+use crate::model::{ComponentRef, Constraint, ExpectedResource, Phase, Spec};
+use serde_json::Value;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+
+/// The name `appliedOverlays` uses for the root spec.
+pub const BASE: &str = "base";
+/// The `version_from` of a field filled in from the component registry.
+pub const REGISTRY: &str = "registry";
+
+/// A constraint in a recipe and the overlay that set it (provenance).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedConstraint<'c> {
+    pub constraint: &'c Constraint,
+    pub set_by: &'c str,
+}
+
+/// A validation phase in a recipe and the overlay that set it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedPhase<'c> {
+    pub name: &'static str,
+    pub phase: &'c Phase,
+    pub set_by: &'c str,
+}
+
+/// A merged component reference; strings and values borrowed from the catalog.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResolvedComponent<'c> {
+    pub name: &'c str,
+    pub namespace: &'c str,
+    pub chart: &'c str,
+    /// `Helm` or `Kustomize` (or empty for a component the registry does not know).
+    pub kind: &'c str,
+    pub source: &'c str,
+    pub version: &'c str,
+    pub tag: &'c str,
+    pub values_file: &'c str,
+    /// Top-level override keys, sorted; each value replaces the inherited one whole.
+    pub overrides: Vec<(&'c str, &'c Value)>,
+    pub patches: &'c [String],
+    pub dependency_refs: &'c [String],
+    pub manifest_files: Vec<&'c str>,
+    pub path: &'c str,
+    pub cleanup: bool,
+    pub expected_resources: &'c [ExpectedResource],
+    pub health_check_asserts: &'c str,
+    /// Provenance: the overlays that declared or changed this component, in merge order.
+    pub touched_by: Vec<&'c str>,
+    /// Provenance: the overlay that set `version`, or [`REGISTRY`], or empty.
+    pub version_from: &'c str,
+}
+
+impl<'c> ResolvedComponent<'c> {
+    /// `false` when `overrides.enabled` is the boolean `false` (the bundler skips it; it
+    /// still stays in the recipe and the deployment order).
+    pub fn enabled(&self) -> bool {
+        !self
+            .overrides
+            .iter()
+            .any(|(k, v)| *k == "enabled" && **v == Value::Bool(false))
+    }
+
+    fn merge(&mut self, r: &'c ComponentRef, overlay: &'c str) {
+        fn set<'c>(slot: &mut &'c str, incoming: &'c str) -> bool {
+            let set = !incoming.is_empty();
+            if set {
+                *slot = incoming;
+            }
+            set
+        }
+        set(&mut self.namespace, &r.namespace);
+        set(&mut self.chart, &r.chart);
+        set(&mut self.kind, &r.kind);
+        set(&mut self.source, &r.source);
+        if set(&mut self.version, &r.version) {
+            self.version_from = overlay;
+        }
+        set(&mut self.tag, &r.tag);
+        set(&mut self.values_file, &r.values_file);
+        set(&mut self.path, &r.path);
+        set(&mut self.health_check_asserts, &r.health_check_asserts);
+        self.cleanup |= r.cleanup;
+        for (key, value) in &r.overrides {
+            match self
+                .overrides
+                .binary_search_by(|(k, _)| (*k).cmp(key.as_str()))
+            {
+                Ok(i) => self.overrides[i].1 = value,
+                Err(i) => self.overrides.insert(i, (key.as_str(), value)),
+            }
+        }
+        if !r.patches.is_empty() {
+            self.patches = &r.patches;
+        }
+        if !r.dependency_refs.is_empty() {
+            self.dependency_refs = &r.dependency_refs;
+        }
+        if !r.expected_resources.is_empty() {
+            self.expected_resources = &r.expected_resources;
+        }
+        for file in &r.manifest_files {
+            if !self.manifest_files.contains(&file.as_str()) {
+                self.manifest_files.push(file);
+            }
+        }
+        self.touched_by.push(overlay);
+    }
+
+    fn apply_registry_defaults(&mut self, catalog: &'c Catalog) {
+        let Some(entry) = catalog.registry_entry(self.name) else {
+            return;
+        };
+        if self.kind.is_empty() {
+            self.kind = entry.default_kind();
+        }
+        fn fill<'c>(slot: &mut &'c str, default: &'c str) -> bool {
+            let fill = slot.is_empty() && !default.is_empty();
+            if fill {
+                *slot = default;
+            }
+            fill
+        }
+        match self.kind {
+            "Helm" => {
+                if let Some(helm) = &entry.helm {
+                    fill(&mut self.source, &helm.default_repository);
+                    if fill(&mut self.version, &helm.default_version) {
+                        self.version_from = REGISTRY;
+                    }
+                    fill(&mut self.namespace, &helm.default_namespace);
+                    let chart = helm.default_chart.as_str();
+                    fill(&mut self.chart, chart.rsplit('/').next().unwrap_or(chart));
+                }
+            }
+            "Kustomize" => {
+                if let Some(k) = &entry.kustomize {
+                    fill(&mut self.source, &k.default_source);
+                    fill(&mut self.tag, &k.default_tag);
+                    fill(&mut self.path, &k.default_path);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A resolved recipe. Serialise it with [`crate::output`] for the upstream
+/// `RecipeResult` document, or hydrate it for `/v1/query`.
+#[derive(Debug, Clone)]
+pub struct Recipe<'c> {
+    pub catalog: &'c Catalog,
+    pub criteria: Criteria,
+    /// Merge order, starting with `base`.
+    pub applied_overlays: Vec<&'c str>,
+    /// Sorted by name.
+    pub constraints: Vec<ResolvedConstraint<'c>>,
+    /// Sorted by name.
+    pub components: Vec<ResolvedComponent<'c>>,
+    /// Indices into `components`: the lexicographically smallest topological order.
+    pub deployment_order: Vec<usize>,
+    /// Present phases, in the order readiness, deployment, performance, conformance.
+    pub validation: Vec<ResolvedPhase<'c>>,
+}
+
+impl<'c> Recipe<'c> {
+    pub fn component(&self, name: &str) -> Option<&ResolvedComponent<'c>> {
+        self.components
+            .binary_search_by(|c| c.name.cmp(name))
+            .ok()
+            .map(|i| &self.components[i])
+    }
+
+    /// Component names in deployment order.
+    pub fn deployment_order_names(&self) -> impl Iterator<Item = &'c str> + '_ {
+        self.deployment_order
+            .iter()
+            .map(|&i| self.components[i].name)
+    }
+}
+
+/// Why a recipe could not be built. With a catalog that passed
+/// [`Catalog::check_all_recipes`] none of these can happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    UnknownDependency {
+        component: String,
+        dependency: String,
+    },
+    DependencyCycle {
+        path: Vec<String>,
+    },
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolveError::UnknownDependency {
+                component,
+                dependency,
+            } => write!(
+                f,
+                "component {component:?} depends on {dependency:?}, which is not in the recipe"
+            ),
+            ResolveError::DependencyCycle { path } => {
+                write!(f, "dependency cycle: {}", path.join(" -> "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {}
+
+struct Working<'c> {
+    constraints: Vec<ResolvedConstraint<'c>>,
+    components: Vec<ResolvedComponent<'c>>,
+    validation: [Option<(&'c Phase, &'c str)>; 4],
+}
+
+impl<'c> Working<'c> {
+    fn merge(&mut self, spec: &'c Spec, overlay: &'c str) {
+        for c in &spec.constraints {
+            let entry = ResolvedConstraint {
+                constraint: c,
+                set_by: overlay,
+            };
+            match self
+                .constraints
+                .binary_search_by(|x| x.constraint.name.as_str().cmp(&c.name))
+            {
+                Ok(i) => self.constraints[i] = entry,
+                Err(i) => self.constraints.insert(i, entry),
+            }
+        }
+        for r in &spec.component_refs {
+            let i = match self.components.binary_search_by(|x| x.name.cmp(&r.name)) {
+                Ok(i) => i,
+                Err(i) => {
+                    let fresh = ResolvedComponent {
+                        name: &r.name,
+                        ..Default::default()
+                    };
+                    self.components.insert(i, fresh);
+                    i
+                }
+            };
+            self.components[i].merge(r, overlay);
+        }
+        if let Some(v) = &spec.validation {
+            for (slot, (_, phase)) in self.validation.iter_mut().zip(v.phases()) {
+                if let Some(phase) = phase {
+                    *slot = Some((phase, overlay));
+                }
+            }
+        }
+    }
+}
+
+impl Catalog {
+    /// The overlays a query selects, in merge order (before chain expansion): by
+    /// specificity, then by name.
+    pub fn matching_overlays(&self, criteria: &Criteria) -> Vec<usize> {
+        let mut matched: Vec<(usize, usize)> = self
+            .parts
+            .overlays
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let c = o.criteria.as_ref()?;
+                c.admits(criteria).then(|| (c.specificity(), i))
+            })
+            .collect();
+        // Overlays are sorted by name, so (specificity, index) breaks ties by name.
+        matched.sort_unstable();
+        matched.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// Builds the recipe for normalised criteria.
+    pub fn resolve(&self, criteria: &Criteria) -> Result<Recipe<'_>, ResolveError> {
+        let overlays = &self.parts.overlays;
+        let mut applied_overlays = vec![BASE];
+        let mut working = Working {
+            constraints: Vec::with_capacity(8),
+            components: Vec::with_capacity(24),
+            validation: [None; 4],
+        };
+        working.merge(&self.parts.base, BASE);
+        let mut applied = vec![false; overlays.len()];
+        for selected in self.matching_overlays(criteria) {
+            for &member in &self.chains[selected] {
+                if !applied[member] {
+                    applied[member] = true;
+                    let overlay = &overlays[member];
+                    applied_overlays.push(&overlay.name);
+                    working.merge(&overlay.spec, &overlay.name);
+                }
+            }
+        }
+        let Working {
+            constraints,
+            mut components,
+            validation,
+        } = working;
+        check_dependencies(&components)?;
+        let deployment_order = deployment_order(&components);
+        for c in &mut components {
+            c.apply_registry_defaults(self);
+        }
+        let names = ["readiness", "deployment", "performance", "conformance"];
+        let validation = names
+            .into_iter()
+            .zip(validation)
+            .filter_map(|(name, slot)| {
+                slot.map(|(phase, set_by)| ResolvedPhase {
+                    name,
+                    phase,
+                    set_by,
+                })
+            })
+            .collect();
+        Ok(Recipe {
+            catalog: self,
+            criteria: *criteria,
+            applied_overlays,
+            constraints,
+            components,
+            deployment_order,
+            validation,
+        })
+    }
+}
+
+fn index_of(components: &[ResolvedComponent<'_>], name: &str) -> Option<usize> {
+    components.binary_search_by(|c| c.name.cmp(name)).ok()
+}
+
+fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), ResolveError> {
+    for c in components {
+        for dep in c.dependency_refs {
+            if index_of(components, dep).is_none() {
+                return Err(ResolveError::UnknownDependency {
+                    component: c.name.to_owned(),
+                    dependency: dep.clone(),
+                });
+            }
+        }
+    }
+    // Depth-first search in name order; 0 = unvisited, 1 = on the path, 2 = done.
+    let mut state = vec![0u8; components.len()];
+    let mut path = Vec::new();
+    fn visit(
+        i: usize,
+        components: &[ResolvedComponent<'_>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[i] = 1;
+        path.push(i);
+        for dep in components[i].dependency_refs {
+            let j = index_of(components, dep).expect("dependencies checked above");
+            if state[j] == 1 {
+                let start = path.iter().position(|&k| k == j).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(j);
+                return Some(cycle);
+            }
+            if state[j] == 0 {
+                if let Some(cycle) = visit(j, components, state, path) {
+                    return Some(cycle);
+                }
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        None
+    }
+    for i in 0..components.len() {
+        if state[i] == 0 {
+            if let Some(cycle) = visit(i, components, &mut state, &mut path) {
+                return Err(ResolveError::DependencyCycle {
+                    path: cycle
+                        .iter()
+                        .map(|&k| components[k].name.to_owned())
+                        .collect(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Kahn's algorithm with the ready set ordered by name: the lexicographically smallest
+/// topological order, as upstream. Components are sorted by name, so index order is
+/// name order.
+fn deployment_order(components: &[ResolvedComponent<'_>]) -> Vec<usize> {
+    let n = components.len();
+    let mut in_degree: Vec<usize> = components.iter().map(|c| c.dependency_refs.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, c) in components.iter().enumerate() {
+        for dep in c.dependency_refs {
+            if let Some(j) = index_of(components, dep) {
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| in_degree[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &d in &dependents[i] {
+            in_degree[d] -= 1;
+            if in_degree[d] == 0 {
+                ready.push(Reverse(d));
+            }
+        }
+    }
+    order
+}
