@@ -1,1 +1,53 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's build tooling, in Rust so it runs wherever cargo
+//! does. Every external tool it needs is installed by `setup` (idempotent, every probe
+//! time-limited), and `test` runs everything the project has — it is the README's test
+//! command and what `.ci/run` calls.
+
+mod bench;
+mod build;
+mod conformance;
+mod setup;
+mod steps;
+mod test;
+mod toolchain;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup         install what the build needs (wasm std, npm tools, wasm-bindgen); idempotent
+  build         build native and both wasm targets (wasm32-unknown-unknown, wasm32-wasip2)
+  test          run every check the project has (what CI runs)
+  bench         run the benchmarks and print one table
+  conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
+                replay recorded upstream cases in-process or against a live server
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "setup" => setup::run(rest),
+        "build" => build::run(rest),
+        "test" => test::run(rest),
+        "bench" => bench::run(rest),
+        "conformance" => conformance::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask {command}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Loads and validates the catalog directory at build time and writes it pre-parsed (JSON
+//! of the engine's `CatalogParts`) into OUT_DIR. A broken catalog stops the build here,
+//! with every defect listed by file, field and reason.
+//!
+//! The directory is `AICR_CATALOG_DIR` (absolute, or relative to the workspace root) or,
+//! by default, the workspace's `recipes/`. `AICR_CATALOG_NAME` labels it (default: the
+//! directory's parent folder name, `aicr-edge` for our own catalog).
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    println!("cargo:rerun-if-env-changed=AICR_CATALOG_DIR");
+    println!("cargo:rerun-if-env-changed=AICR_CATALOG_NAME");
+    let dir = match std::env::var_os("AICR_CATALOG_DIR") {
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() { d } else { workspace.join(d) }
+        }
+        _ => workspace.join("recipes"),
+    };
+    let dir = dir.canonicalize().unwrap_or_else(|e| {
+        panic!("\n\ncatalog directory {} cannot be opened: {e}\n(set AICR_CATALOG_DIR to an upstream-format catalog directory)\n", dir.display())
+    });
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let ours = workspace.join("recipes").canonicalize().ok() == Some(dir.clone());
+    let name = std::env::var("AICR_CATALOG_NAME").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        if ours {
+            "aicr-edge".to_owned()
+        } else {
+            dir.parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "catalog".to_owned())
+        }
+    });
+    let loaded = match aicr_catalog::load_dir(&dir, &name) {
+        Ok(l) => l,
+        Err(errors) => {
+            let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+            panic!(
+                "\n\nthe catalog in {} is broken ({} defect(s)); nothing was built:\n{}\n\n",
+                dir.display(),
+                errors.len(),
+                list.join("\n")
+            );
+        }
+    };
+    for w in &loaded.warnings {
+        println!("cargo:warning=catalog {}: {w}", dir.display());
+    }
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let json = serde_json::to_vec(loaded.catalog.parts()).expect("catalog parts serialise");
+    std::fs::write(out.join("catalog.json"), json).expect("write OUT_DIR/catalog.json");
+}

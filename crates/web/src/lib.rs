@@ -1,0 +1,1 @@
+//! Placeholder: this host is being built (see its issue).

@@ -1,0 +1,35 @@
+//! `cargo xtask build`: native workspace, then the wasm crates on both targets.
+
+use crate::setup;
+use crate::steps::{Result, cargo, run};
+use crate::toolchain::{WASM_TARGETS, wasm_cargo, wasm_route};
+
+/// Crates that must compile for both wasm targets (the engine and what hosts share).
+pub const PORTABLE_CRATES: &[&str] = &["aicr-recipe", "aicr-embedded-catalog", "aicr-api"];
+
+pub fn run(args: &[String]) -> Result {
+    if let Some(extra) = args.first() {
+        return Err(format!("build takes no arguments, got {extra:?}"));
+    }
+    setup::wasm_std()?;
+    run_native()?;
+    portable_wasm()
+}
+
+pub fn run_native() -> Result {
+    run(cargo().args(["build", "--workspace", "--all-targets"]))
+}
+
+/// Builds the portable crates for both wasm targets (release, as shipped).
+pub fn portable_wasm() -> Result {
+    eprintln!("wasm route: {:?}", wasm_route());
+    for target in WASM_TARGETS {
+        let mut cmd = wasm_cargo();
+        cmd.args(["build", "--release", "--target", target]);
+        for krate in PORTABLE_CRATES {
+            cmd.args(["-p", krate]);
+        }
+        run(&mut cmd)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! Running external commands: echoed, timed, and failing with the command line in the
+//! message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("workspace root exists")
+}
+
+/// Runs a command to completion, inheriting stdio; an error names the command.
+pub fn run(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("$ {shown}");
+    let start = Instant::now();
+    let status = cmd.status().map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    eprintln!("  ({:.1} s)", start.elapsed().as_secs_f64());
+    if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
+}
+
+/// Runs a command and returns its stdout, or `None` if it fails or cannot start.
+pub fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `cargo` from the toolchain that runs xtask.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// A named group of checks for `xtask test`, so the summary says what ran.
+pub struct Step {
+    pub name: &'static str,
+    pub run: fn() -> Result,
+}

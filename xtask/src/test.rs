@@ -1,0 +1,62 @@
+//! `cargo xtask test`: every check the project has, in one command (the README's test
+//! command; `.ci/run` runs exactly this). Ends with `steps: N passed, N failed`.
+
+use crate::steps::{Result, Step, cargo, root, run};
+use crate::{build, conformance, setup};
+
+fn format_check() -> Result {
+    run(cargo().args(["fmt", "--all", "--check"]))
+}
+
+fn clippy() -> Result {
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+}
+
+fn unit_and_property_tests() -> Result {
+    run(cargo().args(["test", "--workspace"]))
+}
+
+fn upstream_conformance() -> Result {
+    let shared = root().join("../shared");
+    if !shared.exists() {
+        eprintln!("SKIPPED: {} is absent, so the upstream conformance cases cannot run", shared.display());
+        return Ok(());
+    }
+    conformance::run_with(&conformance::Options {
+        catalog: shared.join("aicr-upstream/recipes"),
+        cases: shared.join("conformance"),
+        deviations: Some(root().join("tests/conformance-deviations.tsv")),
+        url: None,
+    })
+}
+
+const STEPS: &[Step] = &[
+    Step { name: "setup", run: || setup::run(&[]) },
+    Step { name: "cargo fmt --check", run: format_check },
+    Step { name: "cargo clippy -D warnings", run: clippy },
+    Step { name: "unit, property and catalog-fixture tests", run: unit_and_property_tests },
+    Step { name: "conformance (upstream cases, in-process)", run: upstream_conformance },
+    Step { name: "engine builds for both wasm targets", run: build::portable_wasm },
+];
+
+pub fn run(args: &[String]) -> Result {
+    let only = args.first().map(String::as_str);
+    let mut failed = Vec::new();
+    let mut passed = 0;
+    for step in STEPS.iter().filter(|s| only.is_none_or(|o| s.name.contains(o))) {
+        eprintln!("\n==> {}", step.name);
+        match (step.run)() {
+            Ok(()) => passed += 1,
+            Err(e) => {
+                eprintln!("FAILED: {}: {e}", step.name);
+                failed.push(step.name);
+            }
+        }
+    }
+    eprintln!();
+    for name in &failed {
+        eprintln!("failed step: {name}");
+    }
+    println!("steps: {passed} passed, {} failed", failed.len());
+    if failed.is_empty() { Ok(()) } else { Err(format!("{} step(s) failed", failed.len())) }
+}
