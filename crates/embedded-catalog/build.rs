@@ -15,7 +15,11 @@ fn main() {
     let dir = match std::env::var_os("AICR_CATALOG_DIR") {
         Some(d) if !d.is_empty() => {
             let d = PathBuf::from(d);
-            if d.is_absolute() { d } else { workspace.join(d) }
+            if d.is_absolute() {
+                d
+            } else {
+                workspace.join(d)
+            }
         }
         _ => workspace.join("recipes"),
     };
@@ -24,16 +28,19 @@ fn main() {
     });
     println!("cargo:rerun-if-changed={}", dir.display());
     let ours = workspace.join("recipes").canonicalize().ok() == Some(dir.clone());
-    let name = std::env::var("AICR_CATALOG_NAME").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| {
-        if ours {
-            "aicr-edge".to_owned()
-        } else {
-            dir.parent()
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "catalog".to_owned())
-        }
-    });
+    let name = std::env::var("AICR_CATALOG_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| {
+            if ours {
+                "aicr-edge".to_owned()
+            } else {
+                dir.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "catalog".to_owned())
+            }
+        });
     let loaded = match aicr_catalog::load_dir(&dir, &name) {
         Ok(l) => l,
         Err(errors) => {

@@ -1,7 +1,7 @@
 //! `cargo xtask build`: native workspace, then the wasm crates on both targets.
 
 use crate::setup;
-use crate::steps::{Result, cargo, run};
+use crate::steps::{self, Result, cargo};
 use crate::toolchain::{WASM_TARGETS, wasm_cargo, wasm_route};
 
 /// Crates that must compile for both wasm targets (the engine and what hosts share).
@@ -17,7 +17,7 @@ pub fn run(args: &[String]) -> Result {
 }
 
 pub fn run_native() -> Result {
-    run(cargo().args(["build", "--workspace", "--all-targets"]))
+    steps::run(cargo().args(["build", "--workspace", "--all-targets"]))
 }
 
 /// Builds the portable crates for both wasm targets (release, as shipped).
@@ -29,7 +29,7 @@ pub fn portable_wasm() -> Result {
         for krate in PORTABLE_CRATES {
             cmd.args(["-p", krate]);
         }
-        run(&mut cmd)?;
+        steps::run(&mut cmd)?;
     }
     Ok(())
 }

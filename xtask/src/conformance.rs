@@ -1,7 +1,7 @@
 //! `cargo xtask conformance`: replays recorded upstream cases (see aicr-conformance).
 
 use crate::steps::Result;
-pub use aicr_conformance::Options;
+pub use aicr_conformance::{EnvCases, Options};
 
 pub fn run(args: &[String]) -> Result {
     run_with(&Options::from_args(args)?)
@@ -9,5 +9,9 @@ pub fn run(args: &[String]) -> Result {
 
 pub fn run_with(options: &Options) -> Result {
     let summary = aicr_conformance::run(options)?;
-    if summary.failed == 0 { Ok(()) } else { Err(format!("{} case(s) failed", summary.failed)) }
+    if summary.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{} case(s) failed", summary.failed))
+    }
 }

@@ -2,7 +2,7 @@
 //! download runs under a time limit, so a machine without network fails fast with a clear
 //! message instead of hanging.
 
-use crate::steps::{Result, output, root, run};
+use crate::steps::{self, Result, output, root};
 use crate::toolchain::{WASM_TARGETS, debian_route_installed, rustup_has_target};
 use std::path::Path;
 use std::process::Command;
@@ -24,17 +24,28 @@ pub fn run(args: &[String]) -> Result {
 
 /// A wasm std for both targets: rustup's if it can be had, else Debian's route.
 pub fn wasm_std() -> Result {
-    let missing: Vec<&str> = WASM_TARGETS.iter().copied().filter(|t| !rustup_has_target(t)).collect();
+    let missing: Vec<&str> = WASM_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !rustup_has_target(t))
+        .collect();
     if missing.is_empty() {
         eprintln!("setup: rustup wasm targets present");
         return Ok(());
     }
     if output(Command::new("rustup").arg("--version")).is_some() {
-        let added = run(Command::new("timeout").arg(RUSTUP_TIMEOUT).args(["rustup", "target", "add"]).args(&missing));
+        let added = steps::run(
+            Command::new("timeout")
+                .arg(RUSTUP_TIMEOUT)
+                .args(["rustup", "target", "add"])
+                .args(&missing),
+        );
         if added.is_ok() && missing.iter().all(|t| rustup_has_target(t)) {
             return Ok(());
         }
-        eprintln!("setup: rustup could not add {missing:?}; falling back to Debian's rustc-web route");
+        eprintln!(
+            "setup: rustup could not add {missing:?}; falling back to Debian's rustc-web route"
+        );
     }
     if debian_route_installed() {
         eprintln!("setup: Debian rustc-web route present");
@@ -58,12 +69,23 @@ pub fn apt_install(packages: &[&str]) -> Result {
     }
     let sudo = |cmd: &str| -> Command {
         let is_root = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-        let mut c = if is_root { Command::new("timeout") } else { let mut c = Command::new("sudo"); c.arg("timeout"); c };
+        let mut c = if is_root {
+            Command::new("timeout")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("timeout");
+            c
+        };
         c.args([PACKAGE_TIMEOUT, cmd]);
         c
     };
-    run(sudo("apt-get").arg("update").arg("-q"))?;
-    run(sudo("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-q"]).args(&missing))
+    steps::run(sudo("apt-get").arg("update").arg("-q"))?;
+    steps::run(
+        sudo("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q"])
+            .args(&missing),
+    )
 }
 
 /// `npm ci` (or `npm install` without a lock) in a folder of the workspace, skipped when
@@ -73,16 +95,26 @@ pub fn npm_install(dir: &str) -> Result {
     let modules = dir.join("node_modules");
     let stamp = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
     let fresh = stamp(&modules).is_some_and(|m| {
-        ["package.json", "package-lock.json"].iter().all(|f| stamp(&dir.join(f)).is_none_or(|t| t <= m))
+        ["package.json", "package-lock.json"]
+            .iter()
+            .all(|f| stamp(&dir.join(f)).is_none_or(|t| t <= m))
     });
     if fresh {
         return Ok(());
     }
-    let verb = if dir.join("package-lock.json").exists() { "ci" } else { "install" };
-    run(Command::new("timeout")
-        .args([PACKAGE_TIMEOUT, "npm", verb, "--no-audit", "--no-fund"])
-        .current_dir(&dir))?;
-    std::fs::File::open(&modules).and_then(|f| f.set_modified(std::time::SystemTime::now())).ok();
+    let verb = if dir.join("package-lock.json").exists() {
+        "ci"
+    } else {
+        "install"
+    };
+    steps::run(
+        Command::new("timeout")
+            .args([PACKAGE_TIMEOUT, "npm", verb, "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )?;
+    std::fs::File::open(&modules)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .ok();
     Ok(())
 }
 
@@ -97,5 +129,5 @@ pub fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result
     if locked {
         cmd.arg("--locked");
     }
-    run(&mut cmd)
+    steps::run(&mut cmd)
 }

@@ -9,7 +9,10 @@ pub type Result<T = ()> = std::result::Result<T, String>;
 
 /// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("workspace root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
 /// Runs a command to completion, inheriting stdio; an error names the command.
@@ -17,15 +20,23 @@ pub fn run(cmd: &mut Command) -> Result {
     let shown = format!("{cmd:?}").replace('"', "");
     eprintln!("$ {shown}");
     let start = Instant::now();
-    let status = cmd.status().map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
     eprintln!("  ({:.1} s)", start.elapsed().as_secs_f64());
-    if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
 }
 
 /// Runs a command and returns its stdout, or `None` if it fails or cannot start.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `cargo` from the toolchain that runs xtask.

@@ -1,25 +1,35 @@
 //! `cargo xtask test`: every check the project has, in one command (the README's test
 //! command; `.ci/run` runs exactly this). Ends with `steps: N passed, N failed`.
 
-use crate::steps::{Result, Step, cargo, root, run};
+use crate::steps::{self, Result, Step, cargo, root};
 use crate::{build, conformance, setup};
 
 fn format_check() -> Result {
-    run(cargo().args(["fmt", "--all", "--check"]))
+    steps::run(cargo().args(["fmt", "--all", "--check"]))
 }
 
 fn clippy() -> Result {
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+    steps::run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
 }
 
 fn unit_and_property_tests() -> Result {
-    run(cargo().args(["test", "--workspace"]))
+    steps::run(cargo().arg("test"))
 }
 
 fn upstream_conformance() -> Result {
     let shared = root().join("../shared");
     if !shared.exists() {
-        eprintln!("SKIPPED: {} is absent, so the upstream conformance cases cannot run", shared.display());
+        eprintln!(
+            "SKIPPED: {} is absent, so the upstream conformance cases cannot run",
+            shared.display()
+        );
         return Ok(());
     }
     conformance::run_with(&conformance::Options {
@@ -27,23 +37,45 @@ fn upstream_conformance() -> Result {
         cases: shared.join("conformance"),
         deviations: Some(root().join("tests/conformance-deviations.tsv")),
         url: None,
+        env_cases: conformance::EnvCases::All,
     })
 }
 
 const STEPS: &[Step] = &[
-    Step { name: "setup", run: || setup::run(&[]) },
-    Step { name: "cargo fmt --check", run: format_check },
-    Step { name: "cargo clippy -D warnings", run: clippy },
-    Step { name: "unit, property and catalog-fixture tests", run: unit_and_property_tests },
-    Step { name: "conformance (upstream cases, in-process)", run: upstream_conformance },
-    Step { name: "engine builds for both wasm targets", run: build::portable_wasm },
+    Step {
+        name: "setup",
+        run: || setup::run(&[]),
+    },
+    Step {
+        name: "cargo fmt --check",
+        run: format_check,
+    },
+    Step {
+        name: "cargo clippy -D warnings",
+        run: clippy,
+    },
+    Step {
+        name: "unit, property and catalog-fixture tests",
+        run: unit_and_property_tests,
+    },
+    Step {
+        name: "conformance (upstream cases, in-process)",
+        run: upstream_conformance,
+    },
+    Step {
+        name: "engine builds for both wasm targets",
+        run: build::portable_wasm,
+    },
 ];
 
 pub fn run(args: &[String]) -> Result {
     let only = args.first().map(String::as_str);
     let mut failed = Vec::new();
     let mut passed = 0;
-    for step in STEPS.iter().filter(|s| only.is_none_or(|o| s.name.contains(o))) {
+    for step in STEPS
+        .iter()
+        .filter(|s| only.is_none_or(|o| s.name.contains(o)))
+    {
         eprintln!("\n==> {}", step.name);
         match (step.run)() {
             Ok(()) => passed += 1,
@@ -58,5 +90,9 @@ pub fn run(args: &[String]) -> Result {
         eprintln!("failed step: {name}");
     }
     println!("steps: {passed} passed, {} failed", failed.len());
-    if failed.is_empty() { Ok(()) } else { Err(format!("{} step(s) failed", failed.len())) }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} step(s) failed", failed.len()))
+    }
 }

@@ -34,7 +34,9 @@ pub fn rustup_has_target(target: &str) -> bool {
         .map(|dir| {
             std::fs::read_dir(dir.trim())
                 .map(|entries| {
-                    entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+                    entries
+                        .flatten()
+                        .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
                 })
                 .unwrap_or(false)
         })
@@ -78,7 +80,10 @@ pub fn wasm_env(route: WasmRoute) -> Vec<(&'static str, String)> {
             ("RUSTC_BOOTSTRAP", "1".into()),
             ("RUSTC", DEBIAN_RUSTC.into()),
             ("CARGO", DEBIAN_CARGO.into()),
-            ("CARGO_TARGET_DIR", wasm_target_dir(route).display().to_string()),
+            (
+                "CARGO_TARGET_DIR",
+                wasm_target_dir(route).display().to_string(),
+            ),
             ("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort".into()),
             (
                 "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
@@ -105,5 +110,8 @@ pub fn wasm_cargo() -> Command {
 
 /// Path of a release wasm artifact of the current route.
 pub fn wasm_artifact(target: &str, file: &str) -> PathBuf {
-    wasm_target_dir(wasm_route()).join(target).join("release").join(file)
+    wasm_target_dir(wasm_route())
+        .join(target)
+        .join("release")
+        .join(file)
 }

@@ -39,7 +39,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { allowlists: Allowlists::default(), cache_max_age: 600 }
+        Config {
+            allowlists: Allowlists::default(),
+            cache_max_age: 600,
+        }
     }
 }
 
@@ -49,8 +52,16 @@ fn parse_list<T: PartialEq + Default>(
     parse: fn(&str) -> Result<T, aicr_recipe::CriteriaError>,
 ) -> Result<Vec<T>, ConfigError> {
     let mut out = Vec::new();
-    for item in raw.iter().flat_map(|r| r.split(',')).map(str::trim).filter(|i| !i.is_empty()) {
-        let value = parse(item).map_err(|e| ConfigError { variable: variable.to_owned(), message: e.to_string() })?;
+    for item in raw
+        .iter()
+        .flat_map(|r| r.split(','))
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        let value = parse(item).map_err(|e| ConfigError {
+            variable: variable.to_owned(),
+            message: e.to_string(),
+        })?;
         if value != T::default() && !out.contains(&value) {
             out.push(value);
         }
@@ -72,9 +83,21 @@ impl Config {
         };
         Ok(Config {
             allowlists: Allowlists {
-                services: parse_list("AICR_ALLOWED_SERVICES", get("AICR_ALLOWED_SERVICES"), Service::parse)?,
-                accelerators: parse_list("AICR_ALLOWED_ACCELERATORS", get("AICR_ALLOWED_ACCELERATORS"), Accelerator::parse)?,
-                intents: parse_list("AICR_ALLOWED_INTENTS", get("AICR_ALLOWED_INTENTS"), Intent::parse)?,
+                services: parse_list(
+                    "AICR_ALLOWED_SERVICES",
+                    get("AICR_ALLOWED_SERVICES"),
+                    Service::parse,
+                )?,
+                accelerators: parse_list(
+                    "AICR_ALLOWED_ACCELERATORS",
+                    get("AICR_ALLOWED_ACCELERATORS"),
+                    Accelerator::parse,
+                )?,
+                intents: parse_list(
+                    "AICR_ALLOWED_INTENTS",
+                    get("AICR_ALLOWED_INTENTS"),
+                    Intent::parse,
+                )?,
                 os: parse_list("AICR_ALLOWED_OS", get("AICR_ALLOWED_OS"), Os::parse)?,
             },
             cache_max_age,
@@ -102,9 +125,18 @@ impl Allowlists {
             if list.is_empty() || value == T::default() || list.contains(&value) {
                 return Ok(());
             }
-            Err(NotAllowed { field, requested: name(value), allowed: list.iter().map(|v| name(*v)).collect() })
+            Err(NotAllowed {
+                field,
+                requested: name(value),
+                allowed: list.iter().map(|v| name(*v)).collect(),
+            })
         }
-        one(Field::Accelerator, &self.accelerators, c.accelerator, Accelerator::as_str)?;
+        one(
+            Field::Accelerator,
+            &self.accelerators,
+            c.accelerator,
+            Accelerator::as_str,
+        )?;
         one(Field::Service, &self.services, c.service, Service::as_str)?;
         one(Field::Intent, &self.intents, c.intent, Intent::as_str)?;
         one(Field::Os, &self.os, c.os, Os::as_str)
@@ -131,19 +163,32 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Config::from_vars(|k| (k == "AICR_ALLOWED_ACCELERATORS").then(|| "h100,v100".to_owned())).unwrap_err();
+        let err = Config::from_vars(|k| {
+            (k == "AICR_ALLOWED_ACCELERATORS").then(|| "h100,v100".to_owned())
+        })
+        .unwrap_err();
         assert_eq!(err.variable, "AICR_ALLOWED_ACCELERATORS");
         assert!(err.message.contains("v100"));
-        let err = Config::from_vars(|k| (k == "AICR_CACHE_MAX_AGE").then(|| "-1".to_owned())).unwrap_err();
+        let err = Config::from_vars(|k| (k == "AICR_CACHE_MAX_AGE").then(|| "-1".to_owned()))
+            .unwrap_err();
         assert_eq!(err.variable, "AICR_CACHE_MAX_AGE");
     }
 
     #[test]
     fn any_always_passes() {
-        let lists = Allowlists { accelerators: vec![Accelerator::H100], ..Default::default() };
+        let lists = Allowlists {
+            accelerators: vec![Accelerator::H100],
+            ..Default::default()
+        };
         assert!(lists.check(&Criteria::default()).is_ok());
-        let gb200 = Criteria { accelerator: Accelerator::Gb200, ..Default::default() };
+        let gb200 = Criteria {
+            accelerator: Accelerator::Gb200,
+            ..Default::default()
+        };
         let err = lists.check(&gb200).unwrap_err();
-        assert_eq!((err.field, err.requested, err.allowed), (Field::Accelerator, "gb200", vec!["h100"]));
+        assert_eq!(
+            (err.field, err.requested, err.allowed),
+            (Field::Accelerator, "gb200", vec!["h100"])
+        );
     }
 }

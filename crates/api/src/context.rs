@@ -13,7 +13,10 @@ pub struct RequestContext {
 impl RequestContext {
     /// A version-4 UUID built from `random`.
     pub fn fresh_request_id(&self) -> String {
-        uuid::Builder::from_random_bytes(self.random).into_uuid().hyphenated().to_string()
+        uuid::Builder::from_random_bytes(self.random)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
     }
 
     /// RFC 3339 UTC with nanoseconds, trailing zeros trimmed (Go's `RFC3339Nano`).
@@ -58,15 +61,28 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
-        let at = |nanos| RequestContext { unix_nanos: nanos, random: [0; 16] }.timestamp();
+        let at = |nanos| {
+            RequestContext {
+                unix_nanos: nanos,
+                random: [0; 16],
+            }
+            .timestamp()
+        };
         assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(1_795_869_649_124_726_634), "2026-11-28T12:40:49.124726634Z");
+        assert_eq!(
+            at(1_795_869_649_124_726_634),
+            "2026-11-28T12:40:49.124726634Z"
+        );
         assert_eq!(at(951_782_400_500_000_000), "2000-02-29T00:00:00.5Z");
     }
 
     #[test]
     fn request_ids_are_v4_uuids() {
-        let id = RequestContext { unix_nanos: 0, random: [7; 16] }.fresh_request_id();
+        let id = RequestContext {
+            unix_nanos: 0,
+            random: [7; 16],
+        }
+        .fresh_request_id();
         let parsed = uuid::Uuid::parse_str(&id).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
     }

@@ -57,7 +57,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: Map::new(), headers: Vec::new() }
+        ApiError {
+            code,
+            message: message.into(),
+            details: Map::new(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {

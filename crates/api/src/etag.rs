@@ -20,7 +20,9 @@ pub fn strong_etag(parts: &[&str]) -> String {
 pub fn if_none_match_hits(header: &str, etag: &str) -> bool {
     let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     let ours = opaque(etag);
-    header.split(',').any(|t| t.trim() == "*" || opaque(t) == ours)
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == ours)
 }
 
 #[cfg(test)]

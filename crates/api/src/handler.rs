@@ -37,7 +37,12 @@ impl Success {
     pub fn json(status: StatusCode, value: &serde_json::Value) -> Success {
         let mut body = serde_json::to_vec(value).unwrap_or_default();
         body.push(b'\n');
-        Success { status, content_type: "application/json", body, etag: None }
+        Success {
+            status,
+            content_type: "application/json",
+            body,
+            etag: None,
+        }
     }
 }
 
@@ -76,25 +81,32 @@ impl<'c> Api<'c> {
 
     fn route(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Result<Success, ApiError> {
         let method = request.method();
-        let (allowed, answer): (&[&str], fn(&Api<'c>, &Request<Vec<u8>>, &RequestContext) -> Result<Success, ApiError>) =
-            match request.uri().path() {
-                "/v1/recipe" => (RECIPE_METHODS, routes::recipe),
-                "/v1/query" => (RECIPE_METHODS, routes::query),
-                "/v1/bundle" => (BUNDLE_METHODS, routes::bundle),
-                "/" => (READ_ONLY_METHODS, routes::root),
-                "/health" => (READ_ONLY_METHODS, routes::health),
-                "/ready" => (READ_ONLY_METHODS, routes::ready),
-                path => {
-                    return Err(ApiError::new(ErrorCode::NotFound, "No such route")
-                        .detail("path", crate::errors::truncate(path))
-                        .detail("routes", routes::ROUTES));
-                }
-            };
+        let (allowed, answer): (
+            &[&str],
+            fn(&Api<'c>, &Request<Vec<u8>>, &RequestContext) -> Result<Success, ApiError>,
+        ) = match request.uri().path() {
+            "/v1/recipe" => (RECIPE_METHODS, routes::recipe),
+            "/v1/query" => (RECIPE_METHODS, routes::query),
+            "/v1/bundle" => (BUNDLE_METHODS, routes::bundle),
+            "/" => (READ_ONLY_METHODS, routes::root),
+            "/health" => (READ_ONLY_METHODS, routes::health),
+            "/ready" => (READ_ONLY_METHODS, routes::ready),
+            path => {
+                return Err(ApiError::new(ErrorCode::NotFound, "No such route")
+                    .detail("path", crate::errors::truncate(path))
+                    .detail("routes", routes::ROUTES));
+            }
+        };
         if !allowed.contains(&method.as_str()) {
             return Err(ApiError::method_not_allowed(method, allowed));
         }
         if method == Method::OPTIONS {
-            return Ok(Success { status: StatusCode::NO_CONTENT, content_type: "", body: Vec::new(), etag: None });
+            return Ok(Success {
+                status: StatusCode::NO_CONTENT,
+                content_type: "",
+                body: Vec::new(),
+                etag: None,
+            });
         }
         answer(self, request, ctx)
     }
@@ -131,7 +143,11 @@ impl Handler for Api<'_> {
                 }
                 if let Some(tag) = &success.etag {
                     set(&mut r, header::ETAG, tag);
-                    set(&mut r, header::CACHE_CONTROL, &format!("public, max-age={}", self.config.cache_max_age));
+                    set(
+                        &mut r,
+                        header::CACHE_CONTROL,
+                        &format!("public, max-age={}", self.config.cache_max_age),
+                    );
                     set(&mut r, header::VARY, "Accept");
                 }
                 if method == Method::OPTIONS {

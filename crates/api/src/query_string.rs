@@ -39,8 +39,10 @@ impl QueryParams {
                 return Err(bad("';' is not a separator; use '&' between parameters"));
             }
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = decode(k).ok_or_else(|| bad("bad percent-escape or invalid UTF-8 in a parameter name"))?;
-            let value = decode(v).ok_or_else(|| bad("bad percent-escape or invalid UTF-8 in a parameter value"))?;
+            let key = decode(k)
+                .ok_or_else(|| bad("bad percent-escape or invalid UTF-8 in a parameter name"))?;
+            let value = decode(v)
+                .ok_or_else(|| bad("bad percent-escape or invalid UTF-8 in a parameter value"))?;
             pairs.push((key, value));
         }
         Ok(QueryParams(pairs))
@@ -48,7 +50,10 @@ impl QueryParams {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 

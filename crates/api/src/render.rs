@@ -14,7 +14,12 @@ const YAML_TYPES: [&str; 3] = ["application/yaml", "application/x-yaml", "text/y
 
 /// The media type of a header value, lower-cased, parameters dropped.
 pub fn media_type(header: &str) -> String {
-    header.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    header
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 pub fn is_yaml(media: &str) -> bool {
@@ -86,9 +91,18 @@ mod tests {
     fn negotiation() {
         assert_eq!(Format::negotiate(None, None).unwrap(), Format::Json);
         assert_eq!(Format::negotiate(None, Some("*/*")).unwrap(), Format::Json);
-        assert_eq!(Format::negotiate(None, Some("application/yaml")).unwrap(), Format::Yaml);
-        assert_eq!(Format::negotiate(None, Some("application/json, text/yaml")).unwrap(), Format::Json);
-        assert_eq!(Format::negotiate(Some("YAML"), Some("application/json")).unwrap(), Format::Yaml);
+        assert_eq!(
+            Format::negotiate(None, Some("application/yaml")).unwrap(),
+            Format::Yaml
+        );
+        assert_eq!(
+            Format::negotiate(None, Some("application/json, text/yaml")).unwrap(),
+            Format::Json
+        );
+        assert_eq!(
+            Format::negotiate(Some("YAML"), Some("application/json")).unwrap(),
+            Format::Yaml
+        );
         assert!(Format::negotiate(Some("xml"), None).is_err());
     }
 }

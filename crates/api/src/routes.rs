@@ -79,22 +79,31 @@ fn criteria_error(message: &str, e: &CriteriaError) -> ApiError {
 }
 
 fn allowlist(api: &Api<'_>, c: &Criteria) -> Result<(), ApiError> {
-    api.config.allowlists.check(c).map_err(|NotAllowed { field, requested, allowed }| {
-        let noun = match field {
-            Field::Os => "OS".to_owned(),
-            f => f.as_str().to_owned(),
-        };
-        ApiError::bad_request(format!("{noun} type not allowed"))
-            .detail("parameter", field.as_str())
-            .detail("requested", requested)
-            .detail("allowed", allowed)
-    })
+    api.config.allowlists.check(c).map_err(
+        |NotAllowed {
+             field,
+             requested,
+             allowed,
+         }| {
+            let noun = match field {
+                Field::Os => "OS".to_owned(),
+                f => f.as_str().to_owned(),
+            };
+            ApiError::bad_request(format!("{noun} type not allowed"))
+                .detail("parameter", field.as_str())
+                .detail("requested", requested)
+                .detail("allowed", allowed)
+        },
+    )
 }
 
 /// Criteria from GET parameters; `gpu` stands in for an absent or empty `accelerator`.
 fn criteria_from_params(params: &QueryParams, message: &str) -> Result<Criteria, ApiError> {
     Criteria::from_raw(|f| match f {
-        Field::Accelerator => params.get("accelerator").filter(|v| !v.is_empty()).or_else(|| params.get("gpu")),
+        Field::Accelerator => params
+            .get("accelerator")
+            .filter(|v| !v.is_empty())
+            .or_else(|| params.get("gpu")),
         f => params.get(f.as_str()),
     })
     .map_err(|e| criteria_error(message, &e))
@@ -102,23 +111,35 @@ fn criteria_from_params(params: &QueryParams, message: &str) -> Result<Criteria,
 
 /// Parses a request body as JSON or YAML by its Content-Type: YAML types as YAML, JSON or
 /// none as JSON, anything else tried as JSON. Size-limited.
-fn parse_body<T: serde::de::DeserializeOwned>(request: &Request<Vec<u8>>, message: &str) -> Result<Option<T>, ApiError> {
+fn parse_body<T: serde::de::DeserializeOwned>(
+    request: &Request<Vec<u8>>,
+    message: &str,
+) -> Result<Option<T>, ApiError> {
     let body = request.body();
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(ErrorCode::PayloadTooLarge, "Request body too large")
-            .detail("limit", MAX_BODY_BYTES)
-            .detail("received", body.len()));
+        return Err(
+            ApiError::new(ErrorCode::PayloadTooLarge, "Request body too large")
+                .detail("limit", MAX_BODY_BYTES)
+                .detail("received", body.len()),
+        );
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(message).detail("error", "request body is empty"));
     }
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let media = media_type(content_type);
     let failed = |what: &str, e: String| {
-        ApiError::bad_request(message).detail("error", format!("{what}: {e}")).detail("contentType", truncate(content_type))
+        ApiError::bad_request(message)
+            .detail("error", format!("{what}: {e}"))
+            .detail("contentType", truncate(content_type))
     };
     if is_yaml(&media) {
-        return serde_norway::from_slice(body).map_err(|e| failed("failed to parse YAML body", e.to_string()));
+        return serde_norway::from_slice(body)
+            .map_err(|e| failed("failed to parse YAML body", e.to_string()));
     }
     serde_json::from_slice(body).map_err(|e| {
         if media.is_empty() || media == "application/json" || media.ends_with("+json") {
@@ -132,23 +153,47 @@ fn parse_body<T: serde::de::DeserializeOwned>(request: &Request<Vec<u8>>, messag
     })
 }
 
-fn recipe_criteria(api: &Api<'_>, request: &Request<Vec<u8>>, params: &QueryParams) -> Result<Criteria, ApiError> {
+fn recipe_criteria(
+    api: &Api<'_>,
+    request: &Request<Vec<u8>>,
+    params: &QueryParams,
+) -> Result<Criteria, ApiError> {
     const MESSAGE: &str = "Invalid recipe criteria";
     let criteria = if request.method() == Method::POST {
         match parse_body::<RecipeCriteriaDoc>(request, MESSAGE)? {
             None => Criteria::default(),
             Some(doc) => {
-                if let Some(kind) = doc.kind.as_deref().filter(|k| !k.is_empty() && *k != RECIPE_CRITERIA_KIND) {
-                    return Err(ApiError::bad_request(MESSAGE)
-                        .detail("error", format!("invalid kind {:?}, expected {RECIPE_CRITERIA_KIND:?}", truncate(kind))));
-                }
-                if let Some(v) = doc.api_version.as_deref().filter(|v| !v.is_empty() && *v != aicr_recipe::API_VERSION) {
+                if let Some(kind) = doc
+                    .kind
+                    .as_deref()
+                    .filter(|k| !k.is_empty() && *k != RECIPE_CRITERIA_KIND)
+                {
                     return Err(ApiError::bad_request(MESSAGE).detail(
                         "error",
-                        format!("invalid apiVersion {:?}, expected {:?}", truncate(v), aicr_recipe::API_VERSION),
+                        format!(
+                            "invalid kind {:?}, expected {RECIPE_CRITERIA_KIND:?}",
+                            truncate(kind)
+                        ),
                     ));
                 }
-                doc.spec.unwrap_or_default().criteria().map_err(|e| criteria_error(MESSAGE, &e))?
+                if let Some(v) = doc
+                    .api_version
+                    .as_deref()
+                    .filter(|v| !v.is_empty() && *v != aicr_recipe::API_VERSION)
+                {
+                    return Err(ApiError::bad_request(MESSAGE).detail(
+                        "error",
+                        format!(
+                            "invalid apiVersion {:?}, expected {:?}",
+                            truncate(v),
+                            aicr_recipe::API_VERSION
+                        ),
+                    ));
+                }
+                doc.spec
+                    .unwrap_or_default()
+                    .criteria()
+                    .map_err(|e| criteria_error(MESSAGE, &e))?
             }
         }
     } else {
@@ -159,7 +204,10 @@ fn recipe_criteria(api: &Api<'_>, request: &Request<Vec<u8>>, params: &QueryPara
 }
 
 fn accept(request: &Request<Vec<u8>>) -> Option<&str> {
-    request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok())
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn resolve<'c>(api: &Api<'c>, criteria: &Criteria) -> Result<Recipe<'c>, ApiError> {
@@ -169,7 +217,11 @@ fn resolve<'c>(api: &Api<'c>, criteria: &Criteria) -> Result<Recipe<'c>, ApiErro
 }
 
 fn criteria_key(c: &Criteria) -> String {
-    Field::ALL.iter().map(|f| c.field_text(*f)).collect::<Vec<_>>().join("/")
+    Field::ALL
+        .iter()
+        .map(|f| c.field_text(*f))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 pub fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
@@ -178,8 +230,18 @@ pub fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) 
     let criteria = recipe_criteria(api, request, &params)?;
     let recipe = resolve(api, &criteria)?;
     let body = format.render(&recipe)?;
-    let etag = strong_etag(&[&api.catalog.info().digest, "recipe", &criteria_key(&criteria), format.as_str()]);
-    Ok(Success { status: StatusCode::OK, content_type: format.content_type(), body, etag: Some(etag) })
+    let etag = strong_etag(&[
+        &api.catalog.info().digest,
+        "recipe",
+        &criteria_key(&criteria),
+        format.as_str(),
+    ]);
+    Ok(Success {
+        status: StatusCode::OK,
+        content_type: format.content_type(),
+        body,
+        etag: Some(etag),
+    })
 }
 
 pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
@@ -188,13 +250,22 @@ pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -
     let (criteria, selector) = if request.method() == Method::POST {
         const MESSAGE: &str = "Invalid query request body";
         let Some(doc) = parse_body::<QueryDoc>(request, MESSAGE)? else {
-            return Err(ApiError::bad_request(MESSAGE).detail("error", "the body is null; send {criteria: {...}, selector: ...}"));
+            return Err(ApiError::bad_request(MESSAGE).detail(
+                "error",
+                "the body is null; send {criteria: {...}, selector: ...}",
+            ));
         };
         let Some(fields) = doc.criteria else {
-            return Err(ApiError::bad_request("Query criteria cannot be empty")
-                .detail("error", "the body has no \"criteria\" object; send {} for all-any criteria"));
+            return Err(
+                ApiError::bad_request("Query criteria cannot be empty").detail(
+                    "error",
+                    "the body has no \"criteria\" object; send {} for all-any criteria",
+                ),
+            );
         };
-        let criteria = fields.criteria().map_err(|e| criteria_error("Invalid criteria in request body", &e))?;
+        let criteria = fields
+            .criteria()
+            .map_err(|e| criteria_error("Invalid criteria in request body", &e))?;
         (criteria, doc.selector.unwrap_or_default())
     } else {
         let criteria = criteria_from_params(&params, "Invalid query criteria")?;
@@ -209,19 +280,39 @@ pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -
     allowlist(api, &criteria)?;
     let recipe = resolve(api, &criteria)?;
     let value = recipe.query(&selector).map_err(|e| match e {
-        QueryError::NotFound { .. } => ApiError::new(ErrorCode::NotFound, "Selector path not found")
-            .detail("selector", truncate(&selector))
+        QueryError::NotFound { .. } => {
+            ApiError::new(ErrorCode::NotFound, "Selector path not found")
+                .detail("selector", truncate(&selector))
+                .detail("error", e.to_string())
+        }
+        QueryError::Values(_) => ApiError::new(ErrorCode::Internal, "Values hydration failed")
             .detail("error", e.to_string()),
-        QueryError::Values(_) => ApiError::new(ErrorCode::Internal, "Values hydration failed").detail("error", e.to_string()),
     })?;
     let body = format.render(&value)?;
-    let etag = strong_etag(&[&api.catalog.info().digest, "query", &criteria_key(&criteria), &selector, format.as_str()]);
-    Ok(Success { status: StatusCode::OK, content_type: format.content_type(), body, etag: Some(etag) })
+    let etag = strong_etag(&[
+        &api.catalog.info().digest,
+        "query",
+        &criteria_key(&criteria),
+        &selector,
+        format.as_str(),
+    ]);
+    Ok(Success {
+        status: StatusCode::OK,
+        content_type: format.content_type(),
+        body,
+        etag: Some(etag),
+    })
 }
 
 pub fn bundle(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
-    Err(ApiError::new(ErrorCode::NotImplemented, "Bundle generation is not offered by this server")
-        .detail("error", "use the aicr CLI (`aicr bundle`) with a recipe from /v1/recipe"))
+    Err(ApiError::new(
+        ErrorCode::NotImplemented,
+        "Bundle generation is not offered by this server",
+    )
+    .detail(
+        "error",
+        "use the aicr CLI (`aicr bundle`) with a recipe from /v1/recipe",
+    ))
 }
 
 pub fn root(api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
@@ -238,10 +329,16 @@ pub fn root(api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -
 }
 
 pub fn health(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
-    Ok(Success::json(StatusCode::OK, &json!({ "status": "healthy", "timestamp": ctx.timestamp() })))
+    Ok(Success::json(
+        StatusCode::OK,
+        &json!({ "status": "healthy", "timestamp": ctx.timestamp() }),
+    ))
 }
 
 /// Always ready: the catalog is embedded and was validated when the binary was built.
 pub fn ready(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
-    Ok(Success::json(StatusCode::OK, &json!({ "status": "ready", "timestamp": ctx.timestamp() })))
+    Ok(Success::json(
+        StatusCode::OK,
+        &json!({ "status": "ready", "timestamp": ctx.timestamp() }),
+    ))
 }

@@ -1,0 +1,149 @@
+//! What "the same answer" means: status, `Content-Type`, `Cache-Control`, the echoed
+//! request id, and the JSON body as values — minus volatile fields, and minus the wording
+//! of 4xx errors.
+
+use crate::case::Case;
+use crate::transport::Actual;
+use serde_json::Value;
+use std::fmt;
+
+/// One difference between the recorded and the actual answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub path: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl Mismatch {
+    pub fn new(path: &str, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Mismatch {
+            path: path.to_owned(),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, got {}",
+            self.path, self.expected, self.actual
+        )
+    }
+}
+
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.len() > 120 {
+                format!("{}...", &s[..s.floor_char_boundary(120)])
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// Keys ignored everywhere they appear at these paths.
+fn ignored(path: &str, error_body: bool) -> bool {
+    matches!(path, "requestId" | "timestamp" | "metadata.version")
+        || (error_body && (path == "message" || path == "details" || path.starts_with("details.")))
+}
+
+fn diff(path: &str, expected: &Value, actual: &Value, error_body: bool, out: &mut Vec<Mismatch>) {
+    if ignored(path, error_body) {
+        return;
+    }
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if ignored(&p, error_body) {
+                    continue;
+                }
+                match (e.get(k), a.get(k)) {
+                    (Some(ev), Some(av)) => diff(&p, ev, av, error_body, out),
+                    (ev, av) => out.push(Mismatch::new(&format!("body.{p}"), shown(ev), shown(av))),
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                diff(&format!("{path}[{i}]"), ev, av, error_body, out);
+            }
+        }
+        _ if expected == actual => {}
+        _ => out.push(Mismatch::new(
+            &format!("body.{path}"),
+            shown(Some(expected)),
+            shown(Some(actual)),
+        )),
+    }
+}
+
+fn header_eq(case: &Case, actual: &Actual, name: &str, out: &mut Vec<Mismatch>) {
+    let expected = case.response.header(name);
+    let got = actual.header(name);
+    let norm = |v: Option<&str>| v.map(|s| s.trim().to_ascii_lowercase());
+    if norm(expected) != norm(got) {
+        out.push(Mismatch::new(
+            &format!("header {name}"),
+            expected.unwrap_or("(absent)"),
+            got.unwrap_or("(absent)"),
+        ));
+    }
+}
+
+/// All differences between a recorded case and an actual answer.
+pub fn compare(case: &Case, actual: &Actual) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if case.response.status != actual.status {
+        out.push(Mismatch::new(
+            "status",
+            case.response.status.to_string(),
+            actual.status.to_string(),
+        ));
+    }
+    header_eq(case, actual, "Content-Type", &mut out);
+    header_eq(case, actual, "Cache-Control", &mut out);
+    if let Some(sent) = case.request.header("X-Request-Id") {
+        let echoed = case.response.header("X-Request-Id") == Some(sent);
+        if echoed
+            && actual.header("X-Request-Id").map(str::to_ascii_lowercase)
+                != Some(sent.to_ascii_lowercase())
+        {
+            out.push(Mismatch::new(
+                "header X-Request-Id",
+                sent,
+                actual.header("X-Request-Id").unwrap_or("(absent)"),
+            ));
+        }
+    }
+    if let Some(expected) = &case.response.body_json {
+        let error_body = (400..500).contains(&case.response.status);
+        match serde_json::from_slice::<Value>(&actual.body) {
+            Ok(body) => diff("", expected, &body, error_body, &mut out),
+            Err(e) => out.push(Mismatch::new(
+                "body",
+                "JSON",
+                format!(
+                    "not JSON ({e}): {}",
+                    String::from_utf8_lossy(&actual.body[..actual.body.len().min(200)])
+                ),
+            )),
+        }
+    }
+    out
+}
