@@ -91,6 +91,7 @@ impl<'c> Api<'c> {
             "/" => (READ_ONLY_METHODS, routes::root),
             "/health" => (READ_ONLY_METHODS, routes::health),
             "/ready" => (READ_ONLY_METHODS, routes::ready),
+            "/openapi.json" => (READ_ONLY_METHODS, routes::openapi),
             path => {
                 return Err(ApiError::new(ErrorCode::NotFound, "No such route")
                     .detail("path", crate::errors::truncate(path))

@@ -335,6 +335,16 @@ pub fn health(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext)
     ))
 }
 
+/// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest;
+/// the worker's end-to-end tests check it against this crate's behaviour).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+pub fn openapi(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+    let etag = strong_etag(&["openapi", OPENAPI_JSON]);
+    let body = OPENAPI_JSON.as_bytes().to_vec();
+    Ok(Success { status: StatusCode::OK, content_type: "application/json", body, etag: Some(etag) })
+}
+
 /// Always ready: the catalog is embedded and was validated when the binary was built.
 pub fn ready(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
     Ok(Success::json(
