@@ -100,7 +100,10 @@ impl Catalog {
                 errors.push(CatalogError::new(
                     Some(&pair[1].name),
                     "metadata.name",
-                    "two overlays have this name; overlay names must be unique",
+                    format!(
+                        "two overlays are named {:?}; overlay names must be unique",
+                        pair[1].name
+                    ),
                 ));
             }
         }
@@ -235,18 +238,28 @@ impl Catalog {
     /// (unknown dependencies, dependency cycles, missing values files at hydration).
     pub fn check_all_recipes(&self) -> Vec<CatalogError> {
         let mut errors: Vec<CatalogError> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
         for criteria in self.reachable_criteria() {
             let failure = match self.resolve(&criteria) {
                 Ok(recipe) => recipe.hydrate_all().err().map(|e| e.to_string()),
                 Err(e) => Some(e.to_string()),
             };
-            if let Some(reason) = failure {
-                if !errors.iter().any(|e| e.reason == reason) {
+            if let Some(failure) = failure {
+                if !seen.contains(&failure) {
+                    // No single overlay is at fault; name the combination that fails.
+                    let overlays: Vec<&str> = std::iter::once(crate::resolve::BASE)
+                        .chain(
+                            self.merge_order(&criteria)
+                                .into_iter()
+                                .map(|i| self.parts.overlays[i].name.as_str()),
+                        )
+                        .collect();
                     errors.push(CatalogError::new(
                         None,
                         format!("recipe for {criteria}"),
-                        reason,
+                        format!("{failure} (when overlays {} combine)", overlays.join(", ")),
                     ));
+                    seen.push(failure);
                 }
             }
         }
@@ -282,9 +295,9 @@ fn derive_chains(overlays: &[Overlay], errors: &mut Vec<CatalogError>) -> Vec<Ve
                 }
                 Some(p) if chain.contains(&p) => {
                     if chain[0] == i && p == i {
+                        // `chain` is the overlay, its parent, its grandparent, ...
                         let names: Vec<&str> = chain
                             .iter()
-                            .rev()
                             .chain(std::iter::once(&p))
                             .map(|&k| overlays[k].name.as_str())
                             .collect();

@@ -284,6 +284,22 @@ impl Catalog {
         matched.into_iter().map(|(_, i)| i).collect()
     }
 
+    /// The overlays a query merges after `base`, in merge order: each matching overlay's
+    /// inheritance chain (root first), every overlay once.
+    pub(crate) fn merge_order(&self, criteria: &Criteria) -> Vec<usize> {
+        let mut applied = vec![false; self.parts.overlays.len()];
+        let mut order = Vec::new();
+        for selected in self.matching_overlays(criteria) {
+            for &member in &self.chains[selected] {
+                if !applied[member] {
+                    applied[member] = true;
+                    order.push(member);
+                }
+            }
+        }
+        order
+    }
+
     /// Builds the recipe for normalised criteria.
     pub fn resolve(&self, criteria: &Criteria) -> Result<Recipe<'_>, ResolveError> {
         let overlays = &self.parts.overlays;
@@ -294,16 +310,10 @@ impl Catalog {
             validation: [None; 4],
         };
         working.merge(&self.parts.base, BASE);
-        let mut applied = vec![false; overlays.len()];
-        for selected in self.matching_overlays(criteria) {
-            for &member in &self.chains[selected] {
-                if !applied[member] {
-                    applied[member] = true;
-                    let overlay = &overlays[member];
-                    applied_overlays.push(&overlay.name);
-                    working.merge(&overlay.spec, &overlay.name);
-                }
-            }
+        for member in self.merge_order(criteria) {
+            let overlay = &overlays[member];
+            applied_overlays.push(&overlay.name);
+            working.merge(&overlay.spec, &overlay.name);
         }
         let Working {
             constraints,
