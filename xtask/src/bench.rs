@@ -1,7 +1,78 @@
-//! `cargo xtask bench`: runs the criterion benches and prints one table of medians.
+//! `cargo xtask bench`: runs the criterion benches (bounded: short warm-up and measurement)
+//! and prints one table of medians, with the ratio to the engine's own resolve of the same
+//! criteria so numbers taken on a noisy 2-core machine compare within one run.
 
-use crate::steps::Result;
+use crate::steps::{self, Result, cargo, root};
+use std::path::Path;
 
-pub fn run(_args: &[String]) -> Result {
-    Err("not wired yet".into())
+/// A row of the bench table: what, median in nanoseconds (or another unit), note.
+pub struct Row {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub note: String,
+}
+
+fn collect(dir: &Path, out: &mut Vec<(String, f64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.ends_with("new") {
+            let read = |f: &str| std::fs::read(path.join(f)).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            if let (Some(meta), Some(est)) = (read("benchmark.json"), read("estimates.json")) {
+                if let (Some(id), Some(median)) = (meta["full_id"].as_str(), est["median"]["point_estimate"].as_f64()) {
+                    out.push((id.to_owned(), median));
+                }
+            }
+        } else if path.is_dir() {
+            collect(&path, out);
+        }
+    }
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 { format!("{:.2} ms", ns / 1e6) } else if ns >= 1e3 { format!("{:.2} µs", ns / 1e3) } else { format!("{ns:.0} ns") }
+}
+
+pub fn engine_rows() -> Result<Vec<Row>> {
+    let criterion_dir = root().join("target/criterion");
+    let _ = std::fs::remove_dir_all(&criterion_dir);
+    steps::run(cargo().args(["bench", "-p", "aicr-recipe", "--bench", "resolve", "-p", "aicr-api", "--bench", "api", "--", "--warm-up-time", "1", "--measurement-time", "3"]))?;
+    let mut medians = Vec::new();
+    collect(&criterion_dir, &mut medians);
+    medians.sort_by(|a, b| a.0.cmp(&b.0));
+    let baseline = medians
+        .iter()
+        .find(|(id, _)| id == "resolve ours/eks-h100-ubuntu-training")
+        .map(|(_, ns)| *ns);
+    Ok(medians
+        .into_iter()
+        .map(|(name, ns)| Row {
+            note: baseline.map(|b| format!("{:.2}× resolve(eks-h100-ubuntu-training, ours)", ns / b)).unwrap_or_default(),
+            name,
+            value: ns,
+            unit: "ns",
+        })
+        .collect())
+}
+
+pub fn print_table(rows: &[Row]) {
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(10);
+    println!("\n{:width$}  {:>12}  note", "benchmark (median)", "value");
+    println!("{}", "-".repeat(width + 40));
+    for r in rows {
+        let value = if r.unit == "ns" { human(r.value) } else { format!("{:.2} {}", r.value, r.unit) };
+        println!("{:width$}  {:>12}  {}", r.name, value, r.note);
+    }
+}
+
+pub fn run(args: &[String]) -> Result {
+    if let Some(extra) = args.first() {
+        return Err(format!("bench takes no arguments, got {extra:?}"));
+    }
+    let mut rows = engine_rows()?;
+    rows.extend(crate::web::bench_rows()?);
+    rows.extend(crate::worker::bench_rows()?);
+    print_table(&rows);
+    Ok(())
 }

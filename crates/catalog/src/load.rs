@@ -7,8 +7,8 @@ use crate::documents::{
 };
 use aicr_recipe::model::{HelmDefaults, KustomizeDefaults, RegistryEntry, Spec};
 use aicr_recipe::{
-    Accelerator, Catalog, CatalogInfo, CatalogParts, Criteria, Intent, Os, Overlay, Platform,
-    Service,
+    Accelerator, Catalog, CatalogInfo, CatalogParts, Criteria, CriteriaError, Field, Intent, Os,
+    Overlay, Platform, Service,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,15 +156,13 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
             Role::Overlay => {
                 if let Some((overlay, is_base)) = load_overlay(&mut loader, path, bytes) {
                     if is_base {
-                        if let Some((first, _)) = &base {
-                            loader.error(
-                                path,
-                                "metadata.name",
-                                format!("a second base; {first} is already the base"),
-                            );
-                        } else {
-                            base = Some((path.clone(), overlay.spec));
-                        }
+                        base = Some((path.clone(), overlay.spec));
+                    } else if overlay.name == "base" {
+                        loader.error(
+                            path,
+                            "metadata.name",
+                            "\"base\" is reserved for the root recipe in overlays/base.yaml; this would be a second base",
+                        );
                     } else {
                         overlays.push((path.clone(), overlay));
                     }
@@ -393,59 +391,69 @@ fn load_overlay(loader: &mut Loader, path: &str, bytes: &[u8]) -> Option<(Overla
 /// Overlay criteria must be canonical: upstream compares them verbatim with normalised
 /// queries, so `EKS` or `al2023` in an overlay would silently never match.
 fn overlay_criteria(loader: &mut Loader, path: &str, c: &CriteriaDoc) -> Option<Criteria> {
-    fn field<T>(
+    fn field<T: fmt::Display>(
         loader: &mut Loader,
         path: &str,
-        name: &str,
+        field: Field,
         raw: &str,
-        parse: fn(&str) -> Option<T>,
-        allowed: &[&str],
+        canonical: fn(&str) -> Option<T>,
+        lenient: fn(&str) -> Result<T, CriteriaError>,
     ) -> Option<T> {
-        let parsed = parse(raw);
+        let parsed = canonical(raw);
         if parsed.is_none() {
-            loader.error(
-                path,
-                format!("spec.criteria.{name}"),
-                format!(
-                    "{raw:?} is not a canonical {name} value; allowed (lower-case): {}, any",
-                    allowed.join(", ")
+            let reason = match lenient(raw) {
+                // A query may say `EKS` or `al2023`; an overlay may not, or it never matches.
+                Ok(value) => format!(
+                    "{raw:?} is not canonical; write it as \"{value}\" (overlay criteria are matched verbatim against normalised queries)"
                 ),
-            );
+                Err(_) => format!(
+                    "{raw:?} is not a canonical {field} value; allowed (lower-case): {}, any",
+                    field.allowed_values().join(", ")
+                ),
+            };
+            loader.error(path, format!("spec.criteria.{field}"), reason);
         }
         parsed
     }
     let service = field(
         loader,
         path,
-        "service",
+        Field::Service,
         &c.service,
         Service::parse_canonical,
-        Service::ALLOWED,
+        Service::parse,
     );
     let accelerator = field(
         loader,
         path,
-        "accelerator",
+        Field::Accelerator,
         &c.accelerator,
         Accelerator::parse_canonical,
-        Accelerator::ALLOWED,
+        Accelerator::parse,
     );
     let intent = field(
         loader,
         path,
-        "intent",
+        Field::Intent,
         &c.intent,
         Intent::parse_canonical,
-        Intent::ALLOWED,
+        Intent::parse,
     );
-    let os = field(loader, path, "os", &c.os, Os::parse_canonical, Os::ALLOWED);
+    let os = field(
+        loader,
+        path,
+        Field::Os,
+        &c.os,
+        Os::parse_canonical,
+        Os::parse,
+    );
     let platform = field(
         loader,
         path,
-        "platform",
+        Field::Platform,
         &c.platform,
         Platform::parse_canonical,
-        Platform::ALLOWED,
+        Platform::parse,
     );
     Some(Criteria {
         service: service?,

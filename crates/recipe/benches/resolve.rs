@@ -1,1 +1,99 @@
-fn main() {}
+//! Engine benchmarks: resolve for representative criteria on our catalog and upstream's,
+//! and `/v1/query` selectors over the hydrated recipe. `cargo xtask bench` prints a table.
+
+use aicr_recipe::{Accelerator, Catalog, Criteria, Intent, Os, Platform, Service};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::path::PathBuf;
+
+fn load(relative: &str) -> Option<Catalog> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    dir.exists().then(|| {
+        aicr_catalog::load_dir(&dir, relative)
+            .expect("catalog loads")
+            .catalog
+    })
+}
+
+/// The criteria sets the issue names, with short labels.
+pub fn cases() -> [(&'static str, Criteria); 4] {
+    [
+        ("all-any", Criteria::default()),
+        (
+            "eks-h100-ubuntu-training",
+            Criteria {
+                service: Service::Eks,
+                accelerator: Accelerator::H100,
+                os: Os::Ubuntu,
+                intent: Intent::Training,
+                ..Default::default()
+            },
+        ),
+        (
+            "eks-gb200-ubuntu-inference-dynamo",
+            Criteria {
+                service: Service::Eks,
+                accelerator: Accelerator::Gb200,
+                os: Os::Ubuntu,
+                intent: Intent::Inference,
+                platform: Platform::Dynamo,
+                ..Default::default()
+            },
+        ),
+        (
+            "kind",
+            Criteria {
+                service: Service::Kind,
+                ..Default::default()
+            },
+        ),
+    ]
+}
+
+fn benches(c: &mut Criterion) {
+    for (label, dir) in [
+        ("ours", "recipes"),
+        ("upstream", "../shared/aicr-upstream/recipes"),
+    ] {
+        let Some(catalog) = load(dir) else { continue };
+        let mut group = c.benchmark_group(format!("resolve {label}"));
+        for (name, criteria) in cases() {
+            group.bench_function(name, |b| {
+                b.iter(|| black_box(catalog.resolve(black_box(&criteria)).unwrap()))
+            });
+        }
+        group.finish();
+        let training = cases()[1].1;
+        let mut group = c.benchmark_group(format!("query {label}"));
+        group.bench_function(
+            "deep selector components.gpu-operator.values.driver.version",
+            |b| {
+                b.iter(|| {
+                    let recipe = catalog.resolve(black_box(&training)).unwrap();
+                    black_box(
+                        recipe
+                            .query("components.gpu-operator.values.driver.version")
+                            .unwrap(),
+                    )
+                })
+            },
+        );
+        group.bench_function("whole hydrated recipe (empty selector)", |b| {
+            b.iter(|| {
+                black_box(
+                    catalog
+                        .resolve(black_box(&training))
+                        .unwrap()
+                        .query("")
+                        .unwrap(),
+                )
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);

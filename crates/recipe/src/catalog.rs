@@ -244,23 +244,23 @@ impl Catalog {
                 Ok(recipe) => recipe.hydrate_all().err().map(|e| e.to_string()),
                 Err(e) => Some(e.to_string()),
             };
-            if let Some(failure) = failure {
-                if !seen.contains(&failure) {
-                    // No single overlay is at fault; name the combination that fails.
-                    let overlays: Vec<&str> = std::iter::once(crate::resolve::BASE)
-                        .chain(
-                            self.merge_order(&criteria)
-                                .into_iter()
-                                .map(|i| self.parts.overlays[i].name.as_str()),
-                        )
-                        .collect();
-                    errors.push(CatalogError::new(
-                        None,
-                        format!("recipe for {criteria}"),
-                        format!("{failure} (when overlays {} combine)", overlays.join(", ")),
-                    ));
-                    seen.push(failure);
-                }
+            if let Some(failure) = failure
+                && !seen.contains(&failure)
+            {
+                // No single overlay is at fault; name the combination that fails.
+                let overlays: Vec<&str> = std::iter::once(crate::resolve::BASE)
+                    .chain(
+                        self.merge_order(&criteria)
+                            .into_iter()
+                            .map(|i| self.parts.overlays[i].name.as_str()),
+                    )
+                    .collect();
+                errors.push(CatalogError::new(
+                    None,
+                    format!("recipe for {criteria}"),
+                    format!("{failure} (when overlays {} combine)", overlays.join(", ")),
+                ));
+                seen.push(failure);
             }
         }
         errors

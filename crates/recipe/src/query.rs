@@ -152,13 +152,13 @@ impl<'c> Recipe<'c> {
             return Ok(self.hydrated(true)?);
         }
         let segments: Vec<&str> = selector.split('.').collect();
-        if let ["components", name, "values", rest @ ..] = segments.as_slice() {
-            if let Some(component) = self.component(name) {
-                let layers = Layers::of(self.catalog, component)?;
-                let root = layers.root();
-                if !root.keys().is_empty() {
-                    return select_layered(selector, &layers, rest);
-                }
+        if let ["components", name, "values", rest @ ..] = segments.as_slice()
+            && let Some(component) = self.component(name)
+        {
+            let layers = Layers::of(self.catalog, component)?;
+            let root = layers.root();
+            if !root.keys().is_empty() {
+                return select_layered(selector, &layers, rest);
             }
         }
         let doc = self.hydrated(segments[0] == "components")?;

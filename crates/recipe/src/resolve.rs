@@ -383,10 +383,10 @@ fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), Resolv
                 cycle.push(j);
                 return Some(cycle);
             }
-            if state[j] == 0 {
-                if let Some(cycle) = visit(j, components, state, path) {
-                    return Some(cycle);
-                }
+            if state[j] == 0
+                && let Some(cycle) = visit(j, components, state, path)
+            {
+                return Some(cycle);
             }
         }
         path.pop();
@@ -394,15 +394,15 @@ fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), Resolv
         None
     }
     for i in 0..components.len() {
-        if state[i] == 0 {
-            if let Some(cycle) = visit(i, components, &mut state, &mut path) {
-                return Err(ResolveError::DependencyCycle {
-                    path: cycle
-                        .iter()
-                        .map(|&k| components[k].name.to_owned())
-                        .collect(),
-                });
-            }
+        if state[i] == 0
+            && let Some(cycle) = visit(i, components, &mut state, &mut path)
+        {
+            return Err(ResolveError::DependencyCycle {
+                path: cycle
+                    .iter()
+                    .map(|&k| components[k].name.to_owned())
+                    .collect(),
+            });
         }
     }
     Ok(())

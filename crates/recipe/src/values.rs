@@ -145,10 +145,10 @@ impl<'c> Layers<'c> {
         let file = component.values_file;
         if !file.is_empty() {
             let base_path = format!("components/{}/values.yaml", component.name);
-            if file != base_path {
-                if let Some(Value::Object(base)) = catalog.values_file(&base_path) {
-                    files.push(base);
-                }
+            if file != base_path
+                && let Some(Value::Object(base)) = catalog.values_file(&base_path)
+            {
+                files.push(base);
             }
             match catalog.values_file(file) {
                 Some(Value::Object(m)) => files.push(m),

@@ -8,13 +8,24 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn load(relative: &str) -> Option<Catalog> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative);
-    dir.exists().then(|| aicr_catalog::load_dir(&dir, relative).expect("catalog loads").catalog)
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    dir.exists().then(|| {
+        aicr_catalog::load_dir(&dir, relative)
+            .expect("catalog loads")
+            .catalog
+    })
 }
 
 fn catalogs() -> &'static [Catalog] {
     static ALL: OnceLock<Vec<Catalog>> = OnceLock::new();
-    ALL.get_or_init(|| ["recipes", "../shared/aicr-upstream/recipes"].into_iter().filter_map(load).collect())
+    ALL.get_or_init(|| {
+        ["recipes", "../shared/aicr-upstream/recipes"]
+            .into_iter()
+            .filter_map(load)
+            .collect()
+    })
 }
 
 fn criteria() -> impl Strategy<Value = Criteria> {
@@ -26,14 +37,16 @@ fn criteria() -> impl Strategy<Value = Criteria> {
         prop::sample::select(Platform::ALL),
         prop_oneof![Just(0u32), any::<u32>()],
     )
-        .prop_map(|(service, accelerator, intent, os, platform, nodes)| Criteria {
-            service,
-            accelerator,
-            intent,
-            os,
-            platform,
-            nodes,
-        })
+        .prop_map(
+            |(service, accelerator, intent, os, platform, nodes)| Criteria {
+                service,
+                accelerator,
+                intent,
+                os,
+                platform,
+                nodes,
+            },
+        )
 }
 
 proptest! {
