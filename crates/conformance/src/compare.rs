@@ -147,3 +147,79 @@ pub fn compare(case: &Case, actual: &Actual) -> Vec<Mismatch> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{RecordedRequest, RecordedResponse};
+    use serde_json::json;
+
+    fn case(status: u16, body: Value) -> Case {
+        Case {
+            id: "000".into(),
+            note: String::new(),
+            request: RecordedRequest {
+                method: "GET".into(),
+                target: "/".into(),
+                headers: vec![("X-Request-Id".into(), "6f9619ff-8b86-d011-b42d-00c04fc964ff".into())],
+                body: None,
+                body_base64: None,
+            },
+            response: RecordedResponse {
+                status,
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("X-Request-Id".into(), "6f9619ff-8b86-d011-b42d-00c04fc964ff".into()),
+                ],
+                body_json: Some(body),
+            },
+            server_env: Default::default(),
+        }
+    }
+
+    fn actual(status: u16, body: Value) -> Actual {
+        Actual {
+            status,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-request-id".into(), "6f9619ff-8b86-d011-b42d-00c04fc964ff".into()),
+            ],
+            body: serde_json::to_vec(&body).unwrap(),
+        }
+    }
+
+    #[test]
+    fn volatile_fields_and_key_order_are_ignored() {
+        let expected = json!({"a": 1, "b": [1, 2], "timestamp": "t1", "requestId": "x", "metadata": {"version": "0.11.1", "k": 1}});
+        let got = json!({"metadata": {"k": 1, "version": "0.1.0"}, "b": [1, 2], "a": 1, "timestamp": "t2", "requestId": "y"});
+        assert!(compare(&case(200, expected), &actual(200, got)).is_empty());
+    }
+
+    #[test]
+    fn real_differences_are_reported_with_their_path() {
+        let expected = json!({"a": {"b": [1, 2]}, "c": "x"});
+        let got = json!({"a": {"b": [1, 3]}, "d": "x"});
+        let found = compare(&case(200, expected), &actual(201, got));
+        let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["status", "body.a.b[1]", "body.c", "body.d"]);
+    }
+
+    #[test]
+    fn error_wording_is_free_but_code_is_not() {
+        let expected = json!({"code": "INVALID_REQUEST", "message": "upstream words", "details": {"error": "x"}, "retryable": false});
+        let same = json!({"code": "INVALID_REQUEST", "message": "ours", "details": {"parameter": "service"}, "retryable": false});
+        assert!(compare(&case(400, expected.clone()), &actual(400, same)).is_empty());
+        let other = json!({"code": "NOT_FOUND", "message": "ours", "retryable": false});
+        assert_eq!(compare(&case(400, expected), &actual(400, other)).len(), 1);
+    }
+
+    #[test]
+    fn headers_are_compared() {
+        let mut a = actual(200, json!({}));
+        a.headers[0].1 = "application/yaml".into();
+        a.headers[1].1 = "00000000-0000-4000-8000-000000000000".into();
+        let found = compare(&case(200, json!({})), &a);
+        let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["header Content-Type", "header X-Request-Id"]);
+    }
+}
