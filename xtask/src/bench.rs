@@ -14,15 +14,24 @@ pub struct Row {
 }
 
 fn collect(dir: &Path, out: &mut Vec<(String, f64)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.ends_with("new") {
-            let read = |f: &str| std::fs::read(path.join(f)).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-            if let (Some(meta), Some(est)) = (read("benchmark.json"), read("estimates.json")) {
-                if let (Some(id), Some(median)) = (meta["full_id"].as_str(), est["median"]["point_estimate"].as_f64()) {
-                    out.push((id.to_owned(), median));
-                }
+            let read = |f: &str| {
+                std::fs::read(path.join(f))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            };
+            if let (Some(meta), Some(est)) = (read("benchmark.json"), read("estimates.json"))
+                && let (Some(id), Some(median)) = (
+                    meta["full_id"].as_str(),
+                    est["median"]["point_estimate"].as_f64(),
+                )
+            {
+                out.push((id.to_owned(), median));
             }
         } else if path.is_dir() {
             collect(&path, out);
@@ -31,13 +40,34 @@ fn collect(dir: &Path, out: &mut Vec<(String, f64)>) {
 }
 
 fn human(ns: f64) -> String {
-    if ns >= 1e6 { format!("{:.2} ms", ns / 1e6) } else if ns >= 1e3 { format!("{:.2} µs", ns / 1e3) } else { format!("{ns:.0} ns") }
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
 }
 
 pub fn engine_rows() -> Result<Vec<Row>> {
     let criterion_dir = root().join("target/criterion");
     let _ = std::fs::remove_dir_all(&criterion_dir);
-    steps::run(cargo().args(["bench", "-p", "aicr-recipe", "--bench", "resolve", "-p", "aicr-api", "--bench", "api", "--", "--warm-up-time", "1", "--measurement-time", "3"]))?;
+    steps::run(cargo().args([
+        "bench",
+        "-p",
+        "aicr-recipe",
+        "--bench",
+        "resolve",
+        "-p",
+        "aicr-api",
+        "--bench",
+        "api",
+        "--",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "3",
+    ]))?;
     let mut medians = Vec::new();
     collect(&criterion_dir, &mut medians);
     medians.sort_by(|a, b| a.0.cmp(&b.0));
@@ -48,7 +78,9 @@ pub fn engine_rows() -> Result<Vec<Row>> {
     Ok(medians
         .into_iter()
         .map(|(name, ns)| Row {
-            note: baseline.map(|b| format!("{:.2}× resolve(eks-h100-ubuntu-training, ours)", ns / b)).unwrap_or_default(),
+            note: baseline
+                .map(|b| format!("{:.2}× resolve(eks-h100-ubuntu-training, ours)", ns / b))
+                .unwrap_or_default(),
             name,
             value: ns,
             unit: "ns",
@@ -61,7 +93,11 @@ pub fn print_table(rows: &[Row]) {
     println!("\n{:width$}  {:>12}  note", "benchmark (median)", "value");
     println!("{}", "-".repeat(width + 40));
     for r in rows {
-        let value = if r.unit == "ns" { human(r.value) } else { format!("{:.2} {}", r.value, r.unit) };
+        let value = if r.unit == "ns" {
+            human(r.value)
+        } else {
+            format!("{:.2} {}", r.value, r.unit)
+        };
         println!("{:width$}  {:>12}  {}", r.name, value, r.note);
     }
 }
@@ -73,6 +109,7 @@ pub fn run(args: &[String]) -> Result {
     let mut rows = engine_rows()?;
     rows.extend(crate::web::bench_rows()?);
     rows.extend(crate::worker::bench_rows()?);
+    rows.extend(crate::component::bench_rows()?);
     print_table(&rows);
     Ok(())
 }

@@ -1,1 +1,41 @@
-fn main() {}
+//! A full request through the API crate: parse → resolve → serialise, on the embedded
+//! catalog, as every host runs it.
+
+use aicr_api::{Api, Config, Handler, RequestContext};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn benches(c: &mut Criterion) {
+    let api = Api::new(aicr_embedded_catalog::catalog(), Config::default());
+    let ctx = RequestContext {
+        unix_nanos: 1,
+        random: [1; 16],
+    };
+    let mut group = c.benchmark_group("api");
+    for (name, target) in [
+        (
+            "GET /v1/recipe eks-h100-ubuntu-training",
+            "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training",
+        ),
+        (
+            "GET /v1/recipe eks-h100-ubuntu-training yaml",
+            "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training&format=yaml",
+        ),
+        (
+            "GET /v1/query deep selector",
+            "/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=components.gpu-operator.values.driver.version",
+        ),
+    ] {
+        let request = http::Request::builder()
+            .uri(target)
+            .body(Vec::new())
+            .unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(api.handle(black_box(&request), &ctx)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(api, benches);
+criterion_main!(api);

@@ -54,6 +54,27 @@ pub(crate) const RECIPE_METHODS: &[&str] = &["GET", "HEAD", "POST", "OPTIONS"];
 pub(crate) const READ_ONLY_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
 pub(crate) const BUNDLE_METHODS: &[&str] = &["POST", "OPTIONS"];
 
+/// A route's answer function.
+type RouteFn = for<'a, 'c> fn(
+    &'a Api<'c>,
+    &'a Request<Vec<u8>>,
+    &'a RequestContext,
+) -> Result<Success, ApiError>;
+
+/// The methods a path allows and the function that answers it.
+fn find_route(path: &str) -> Option<(&'static [&'static str], RouteFn)> {
+    Some(match path {
+        "/v1/recipe" => (RECIPE_METHODS, routes::recipe),
+        "/v1/query" => (RECIPE_METHODS, routes::query),
+        "/v1/bundle" => (BUNDLE_METHODS, routes::bundle),
+        "/" => (READ_ONLY_METHODS, routes::root),
+        "/health" => (READ_ONLY_METHODS, routes::health),
+        "/ready" => (READ_ONLY_METHODS, routes::ready),
+        "/openapi.json" => (READ_ONLY_METHODS, routes::openapi),
+        _ => return None,
+    })
+}
+
 /// The request id to answer with: the client's when it is a UUID (in canonical form),
 /// else a fresh one.
 fn request_id(request: &Request<Vec<u8>>, ctx: &RequestContext) -> String {
@@ -81,22 +102,11 @@ impl<'c> Api<'c> {
 
     fn route(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Result<Success, ApiError> {
         let method = request.method();
-        let (allowed, answer): (
-            &[&str],
-            fn(&Api<'c>, &Request<Vec<u8>>, &RequestContext) -> Result<Success, ApiError>,
-        ) = match request.uri().path() {
-            "/v1/recipe" => (RECIPE_METHODS, routes::recipe),
-            "/v1/query" => (RECIPE_METHODS, routes::query),
-            "/v1/bundle" => (BUNDLE_METHODS, routes::bundle),
-            "/" => (READ_ONLY_METHODS, routes::root),
-            "/health" => (READ_ONLY_METHODS, routes::health),
-            "/ready" => (READ_ONLY_METHODS, routes::ready),
-            "/openapi.json" => (READ_ONLY_METHODS, routes::openapi),
-            path => {
-                return Err(ApiError::new(ErrorCode::NotFound, "No such route")
-                    .detail("path", crate::errors::truncate(path))
-                    .detail("routes", routes::ROUTES));
-            }
+        let path = request.uri().path();
+        let Some((allowed, answer)) = find_route(path) else {
+            return Err(ApiError::new(ErrorCode::NotFound, "No such route")
+                .detail("path", crate::errors::truncate(path))
+                .detail("routes", routes::ROUTES));
         };
         if !allowed.contains(&method.as_str()) {
             return Err(ApiError::method_not_allowed(method, allowed));
@@ -151,12 +161,9 @@ impl Handler for Api<'_> {
                     );
                     set(&mut r, header::VARY, "Accept");
                 }
-                if method == Method::OPTIONS {
-                    let allow = match request.uri().path() {
-                        "/v1/recipe" | "/v1/query" => RECIPE_METHODS,
-                        "/v1/bundle" => BUNDLE_METHODS,
-                        _ => READ_ONLY_METHODS,
-                    };
+                if method == Method::OPTIONS
+                    && let Some((allow, _)) = find_route(request.uri().path())
+                {
                     set(&mut r, header::ALLOW, &allow.join(", "));
                 }
                 r

@@ -342,7 +342,12 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 pub fn openapi(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     let etag = strong_etag(&["openapi", OPENAPI_JSON]);
     let body = OPENAPI_JSON.as_bytes().to_vec();
-    Ok(Success { status: StatusCode::OK, content_type: "application/json", body, etag: Some(etag) })
+    Ok(Success {
+        status: StatusCode::OK,
+        content_type: "application/json",
+        body,
+        etag: Some(etag),
+    })
 }
 
 /// Always ready: the catalog is embedded and was validated when the binary was built.

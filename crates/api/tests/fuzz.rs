@@ -40,9 +40,13 @@ fn query_string() -> impl Strategy<Value = String> {
 
 fn check(response: &http::Response<Vec<u8>>) -> Result<(), TestCaseError> {
     let status = response.status();
-    prop_assert!(status.is_success() || status.is_client_error() || status == 304, "status {status}");
+    prop_assert!(
+        status.is_success() || status.is_client_error() || status == 304,
+        "status {status}"
+    );
     if status.is_client_error() {
-        let body: serde_json::Value = serde_json::from_slice(response.body()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let body: serde_json::Value = serde_json::from_slice(response.body())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(body["code"].is_string() && body["message"].is_string());
     }
     Ok(())

@@ -5,13 +5,22 @@ use aicr_api::{Api, Config, Handler, RequestContext};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
-const CTX: RequestContext = RequestContext { unix_nanos: 1_795_869_649_000_000_000, random: [42; 16] };
+const CTX: RequestContext = RequestContext {
+    unix_nanos: 1_795_869_649_000_000_000,
+    random: [42; 16],
+};
 
 fn api() -> Api<'static> {
     Api::new(aicr_embedded_catalog::catalog(), Config::default())
 }
 
-fn send(api: &Api<'_>, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response<Vec<u8>> {
+fn send(
+    api: &Api<'_>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response<Vec<u8>> {
     let mut b = Request::builder().method(method).uri(target);
     for (k, v) in headers {
         b = b.header(*k, *v);
@@ -24,11 +33,15 @@ fn get(target: &str) -> Response<Vec<u8>> {
 }
 
 fn json(r: &Response<Vec<u8>>) -> Value {
-    serde_json::from_slice(r.body()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(r.body())))
+    serde_json::from_slice(r.body())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(r.body())))
 }
 
 fn header<'a>(r: &'a Response<Vec<u8>>, name: &str) -> &'a str {
-    r.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
 }
 
 fn assert_error(r: &Response<Vec<u8>>, status: StatusCode, code: &str) -> Value {
@@ -38,7 +51,10 @@ fn assert_error(r: &Response<Vec<u8>>, status: StatusCode, code: &str) -> Value 
     assert_eq!(body["code"], code);
     assert_eq!(body["requestId"], header(r, "x-request-id"));
     assert_eq!(body["timestamp"], "2026-11-28T12:40:49Z");
-    assert_eq!(body["retryable"], status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(
+        body["retryable"],
+        status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
+    );
     body
 }
 
@@ -54,7 +70,14 @@ fn recipe_get_returns_the_recipe_with_cache_headers() {
     assert_eq!(body["kind"], "RecipeResult");
     assert_eq!(
         body["metadata"]["appliedOverlays"],
-        serde_json::json!(["base", "monitoring-hpa", "eks", "eks-training", "h100-eks-training", "h100-eks-ubuntu-training"])
+        serde_json::json!([
+            "base",
+            "monitoring-hpa",
+            "eks",
+            "eks-training",
+            "h100-eks-training",
+            "h100-eks-ubuntu-training"
+        ])
     );
     assert_eq!(body["deploymentOrder"][0], "aws-ebs-csi-driver");
     assert!(r.body().ends_with(b"\n"));
@@ -64,8 +87,20 @@ fn recipe_get_returns_the_recipe_with_cache_headers() {
 fn post_json_and_yaml_equal_get() {
     let via_get = get("/v1/recipe?service=aks&intent=training");
     let doc = br#"{"kind":"RecipeCriteria","apiVersion":"aicr.nvidia.com/v1alpha1","metadata":{"name":"x"},"spec":{"service":"aks","intent":"training"}}"#;
-    let via_json = send(&api(), "POST", "/v1/recipe", &[("content-type", "application/json")], doc);
-    let via_yaml = send(&api(), "POST", "/v1/recipe", &[("content-type", "application/yaml")], b"spec:\n  service: AKS\n  intent: training\n");
+    let via_json = send(
+        &api(),
+        "POST",
+        "/v1/recipe",
+        &[("content-type", "application/json")],
+        doc,
+    );
+    let via_yaml = send(
+        &api(),
+        "POST",
+        "/v1/recipe",
+        &[("content-type", "application/yaml")],
+        b"spec:\n  service: AKS\n  intent: training\n",
+    );
     assert_eq!(via_get.body(), via_json.body());
     assert_eq!(via_get.body(), via_yaml.body());
 }
@@ -74,13 +109,28 @@ fn post_json_and_yaml_equal_get() {
 fn etag_gives_304_and_depends_on_criteria_and_format() {
     let first = get("/v1/recipe?service=eks");
     let tag = header(&first, "etag").to_owned();
-    let again = send(&api(), "GET", "/v1/recipe?service=EKS", &[("if-none-match", &tag)], b"");
+    let again = send(
+        &api(),
+        "GET",
+        "/v1/recipe?service=EKS",
+        &[("if-none-match", &tag)],
+        b"",
+    );
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert!(again.body().is_empty());
     assert_eq!(header(&again, "etag"), tag);
     assert_ne!(header(&get("/v1/recipe?service=gke"), "etag"), tag);
-    assert_ne!(header(&get("/v1/recipe?service=eks&format=yaml"), "etag"), tag);
-    let stale = send(&api(), "GET", "/v1/recipe?service=eks", &[("if-none-match", "\"nope\"")], b"");
+    assert_ne!(
+        header(&get("/v1/recipe?service=eks&format=yaml"), "etag"),
+        tag
+    );
+    let stale = send(
+        &api(),
+        "GET",
+        "/v1/recipe?service=eks",
+        &[("if-none-match", "\"nope\"")],
+        b"",
+    );
     assert_eq!(stale.status(), StatusCode::OK);
 }
 
@@ -88,12 +138,21 @@ fn etag_gives_304_and_depends_on_criteria_and_format() {
 fn yaml_output_by_parameter_or_accept() {
     for r in [
         get("/v1/recipe?service=eks&format=yaml"),
-        send(&api(), "GET", "/v1/recipe?service=eks", &[("accept", "application/yaml")], b""),
+        send(
+            &api(),
+            "GET",
+            "/v1/recipe?service=eks",
+            &[("accept", "application/yaml")],
+            b"",
+        ),
     ] {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(header(&r, "content-type"), "application/yaml");
         let text = String::from_utf8(r.body().clone()).unwrap();
-        assert!(text.starts_with("kind: RecipeResult\napiVersion: aicr.nvidia.com/v1alpha1\n"), "{text}");
+        assert!(
+            text.starts_with("kind: RecipeResult\napiVersion: aicr.nvidia.com/v1alpha1\n"),
+            "{text}"
+        );
         let parsed: Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(parsed, json(&get("/v1/recipe?service=eks")));
     }
@@ -104,26 +163,55 @@ fn yaml_output_by_parameter_or_accept() {
 
 #[test]
 fn bad_criteria_name_parameter_value_and_allowed_values() {
-    let body = assert_error(&get("/v1/recipe?service=lke"), StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let body = assert_error(
+        &get("/v1/recipe?service=lke"),
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
     assert_eq!(body["details"]["parameter"], "service");
     assert_eq!(body["details"]["value"], "lke");
-    assert_eq!(body["details"]["allowed"], serde_json::json!(["aks", "eks", "gke", "kind", "oke", "any"]));
-    let body = assert_error(&get("/v1/recipe?nodes=4abc"), StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    assert_eq!(
+        body["details"]["allowed"],
+        serde_json::json!(["aks", "eks", "gke", "kind", "oke", "any"])
+    );
+    let body = assert_error(
+        &get("/v1/recipe?nodes=4abc"),
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
     assert_eq!(body["details"]["parameter"], "nodes");
     assert!(body["details"]["error"].as_str().unwrap().contains("4abc"));
-    let body = assert_error(&get("/v1/recipe?gpu=v100"), StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let body = assert_error(
+        &get("/v1/recipe?gpu=v100"),
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
     assert_eq!(body["details"]["parameter"], "accelerator");
     // The first bad field in upstream's order is reported.
-    let body = assert_error(&get("/v1/recipe?os=bogus&accelerator=bogus2"), StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let body = assert_error(
+        &get("/v1/recipe?os=bogus&accelerator=bogus2"),
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
     assert_eq!(body["details"]["parameter"], "accelerator");
     let huge = "a".repeat(10_000);
-    let body = assert_error(&get(&format!("/v1/recipe?service={huge}")), StatusCode::BAD_REQUEST, "INVALID_REQUEST");
-    assert!(body["details"]["value"].as_str().unwrap().len() < 300, "echoed values are truncated");
+    let body = assert_error(
+        &get(&format!("/v1/recipe?service={huge}")),
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
+    assert!(
+        body["details"]["value"].as_str().unwrap().len() < 300,
+        "echoed values are truncated"
+    );
 }
 
 #[test]
 fn malformed_query_strings_are_rejected_not_dropped() {
-    for target in ["/v1/recipe?service=eks;intent=training", "/v1/recipe?service=%zz"] {
+    for target in [
+        "/v1/recipe?service=eks;intent=training",
+        "/v1/recipe?service=%zz",
+    ] {
         let body = assert_error(&get(target), StatusCode::BAD_REQUEST, "INVALID_REQUEST");
         assert!(body["details"]["pair"].is_string(), "{body}");
     }
@@ -131,27 +219,42 @@ fn malformed_query_strings_are_rejected_not_dropped() {
 
 #[test]
 fn bad_bodies() {
-    let post = |ct: &str, body: &[u8]| send(&api(), "POST", "/v1/recipe", &[("content-type", ct)], body);
+    let post =
+        |ct: &str, body: &[u8]| send(&api(), "POST", "/v1/recipe", &[("content-type", ct)], body);
     for (ct, body) in [
         ("application/json", &b""[..]),
         ("application/json", b"{not json"),
         ("application/json", b"[1,2]"),
         ("application/json", br#"{"spec":{"nodes":"8"}}"#),
         ("application/json", br#"{"spec":{"nodes":-1}}"#),
-        ("application/json", br#"{"spec":{"service":"eks","service":"gke"}}"#),
+        (
+            "application/json",
+            br#"{"spec":{"service":"eks","service":"gke"}}"#,
+        ),
         ("application/json", br#"{"SPEC":{"SERVICE":"eks"}}"#),
         ("application/json", br#"{"kind":"Recipe"}"#),
-        ("application/json", br#"{"spec":{"service":"eks"}} trailing"#),
+        (
+            "application/json",
+            br#"{"spec":{"service":"eks"}} trailing"#,
+        ),
         ("application/yaml", b"spec: [unclosed"),
         ("application/yaml", b"spec:\n  nodes: '8'\n"),
         ("text/plain", b"service=eks"),
     ] {
         let r = post(ct, body);
         let json = assert_error(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
-        assert!(json["details"]["error"].is_string(), "{ct} {:?}: {json}", String::from_utf8_lossy(body));
+        assert!(
+            json["details"]["error"].is_string(),
+            "{ct} {:?}: {json}",
+            String::from_utf8_lossy(body)
+        );
     }
     let oversize = vec![b' '; aicr_api::MAX_BODY_BYTES + 1];
-    assert_error(&post("application/json", &oversize), StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
+    assert_error(
+        &post("application/json", &oversize),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+    );
     assert_eq!(post("application/json", b"null").status(), StatusCode::OK);
 }
 
@@ -169,7 +272,10 @@ fn methods_paths_head_and_options() {
     let head = send(&api(), "HEAD", "/v1/recipe?service=eks", &[], b"");
     assert_eq!(head.status(), StatusCode::OK);
     assert!(head.body().is_empty());
-    assert_eq!(header(&head, "content-length"), get("/v1/recipe?service=eks").body().len().to_string());
+    assert_eq!(
+        header(&head, "content-length"),
+        get("/v1/recipe?service=eks").body().len().to_string()
+    );
     let options = send(&api(), "OPTIONS", "/v1/query", &[], b"");
     assert_eq!(options.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&options, "allow"), "GET, HEAD, POST, OPTIONS");
@@ -181,7 +287,10 @@ fn methods_paths_head_and_options() {
 fn system_routes() {
     let root = json(&get("/"));
     assert_eq!(root["service"], "aicr-edge");
-    assert_eq!(root["catalog"]["digest"], aicr_embedded_catalog::catalog().info().digest);
+    assert_eq!(
+        root["catalog"]["digest"],
+        aicr_embedded_catalog::catalog().info().digest
+    );
     assert_eq!(json(&get("/health"))["status"], "healthy");
     let ready = get("/ready");
     assert_eq!(json(&ready)["status"], "ready");
@@ -190,22 +299,46 @@ fn system_routes() {
 
 #[test]
 fn request_ids_are_echoed_canonically_or_generated() {
-    let r = send(&api(), "GET", "/health", &[("x-request-id", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}")], b"");
-    assert_eq!(header(&r, "x-request-id"), "6f9619ff-8b86-d011-b42d-00c04fc964ff");
-    let r = send(&api(), "GET", "/health", &[("x-request-id", "not-a-uuid")], b"");
+    let r = send(
+        &api(),
+        "GET",
+        "/health",
+        &[("x-request-id", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}")],
+        b"",
+    );
+    assert_eq!(
+        header(&r, "x-request-id"),
+        "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    );
+    let r = send(
+        &api(),
+        "GET",
+        "/health",
+        &[("x-request-id", "not-a-uuid")],
+        b"",
+    );
     assert_eq!(header(&r, "x-request-id"), CTX.fresh_request_id());
 }
 
 #[test]
 fn query_selects_from_the_hydrated_recipe() {
-    let r = get("/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=components.gpu-operator.values.driver.version");
+    let r = get(
+        "/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=components.gpu-operator.values.driver.version",
+    );
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json(&r), "580.105.08");
-    let cdi = json(&get("/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=.components.gpu-operator.values.cdi"));
+    let cdi = json(&get(
+        "/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=.components.gpu-operator.values.cdi",
+    ));
     assert_eq!(cdi, serde_json::json!({"default": false, "enabled": true}));
     let missing = get("/v1/query?service=eks&selector=components.nope");
     let body = assert_error(&missing, StatusCode::NOT_FOUND, "NOT_FOUND");
-    assert!(body["details"]["error"].as_str().unwrap().contains("available keys: aws-ebs-csi-driver"));
+    assert!(
+        body["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("available keys: aws-ebs-csi-driver")
+    );
     let list = get("/v1/query?selector=deploymentOrder.0");
     assert_error(&list, StatusCode::NOT_FOUND, "NOT_FOUND");
     let long = format!("/v1/query?selector={}", "a.".repeat(600));
@@ -214,25 +347,54 @@ fn query_selects_from_the_hydrated_recipe() {
 
 #[test]
 fn post_query_normalises_omitted_criteria_to_any() {
-    let r = send(&api(), "POST", "/v1/query", &[("content-type", "application/json")], br#"{"criteria":{"service":"eks"},"selector":"criteria"}"#);
+    let r = send(
+        &api(),
+        "POST",
+        "/v1/query",
+        &[("content-type", "application/json")],
+        br#"{"criteria":{"service":"eks"},"selector":"criteria"}"#,
+    );
     assert_eq!(
         json(&r),
         serde_json::json!({"service":"eks","accelerator":"any","intent":"any","os":"any","platform":"any","nodes":0})
     );
-    let r = send(&api(), "POST", "/v1/query", &[("content-type", "application/json")], br#"{"criteria":{"nodes":-5}}"#);
+    let r = send(
+        &api(),
+        "POST",
+        "/v1/query",
+        &[("content-type", "application/json")],
+        br#"{"criteria":{"nodes":-5}}"#,
+    );
     assert_error(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
-    let r = send(&api(), "POST", "/v1/query", &[("content-type", "application/json")], br#"{"selector":"criteria"}"#);
+    let r = send(
+        &api(),
+        "POST",
+        "/v1/query",
+        &[("content-type", "application/json")],
+        br#"{"selector":"criteria"}"#,
+    );
     assert_error(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
 }
 
 #[test]
 fn allowlists_come_from_configuration() {
-    let config = Config::from_vars(|k| (k == "AICR_ALLOWED_ACCELERATORS").then(|| "h100,l40".to_owned())).unwrap();
+    let config =
+        Config::from_vars(|k| (k == "AICR_ALLOWED_ACCELERATORS").then(|| "h100,l40".to_owned()))
+            .unwrap();
     let api = Api::new(aicr_embedded_catalog::catalog(), config);
     let r = send(&api, "GET", "/v1/recipe?accelerator=gb200", &[], b"");
     let body = assert_error(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
     assert_eq!(body["message"], "accelerator type not allowed");
-    assert_eq!(body["details"]["allowed"], serde_json::json!(["h100", "l40"]));
-    assert_eq!(send(&api, "GET", "/v1/recipe?accelerator=any", &[], b"").status(), StatusCode::OK);
-    assert_eq!(send(&api, "GET", "/v1/recipe?accelerator=h100", &[], b"").status(), StatusCode::OK);
+    assert_eq!(
+        body["details"]["allowed"],
+        serde_json::json!(["h100", "l40"])
+    );
+    assert_eq!(
+        send(&api, "GET", "/v1/recipe?accelerator=any", &[], b"").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&api, "GET", "/v1/recipe?accelerator=h100", &[], b"").status(),
+        StatusCode::OK
+    );
 }

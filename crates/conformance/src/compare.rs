@@ -161,7 +161,10 @@ mod tests {
             request: RecordedRequest {
                 method: "GET".into(),
                 target: "/".into(),
-                headers: vec![("X-Request-Id".into(), "6f9619ff-8b86-d011-b42d-00c04fc964ff".into())],
+                headers: vec![(
+                    "X-Request-Id".into(),
+                    "6f9619ff-8b86-d011-b42d-00c04fc964ff".into(),
+                )],
                 body: None,
                 body_base64: None,
             },
@@ -169,7 +172,10 @@ mod tests {
                 status,
                 headers: vec![
                     ("Content-Type".into(), "application/json".into()),
-                    ("X-Request-Id".into(), "6f9619ff-8b86-d011-b42d-00c04fc964ff".into()),
+                    (
+                        "X-Request-Id".into(),
+                        "6f9619ff-8b86-d011-b42d-00c04fc964ff".into(),
+                    ),
                 ],
                 body_json: Some(body),
             },
@@ -182,7 +188,10 @@ mod tests {
             status,
             headers: vec![
                 ("content-type".into(), "application/json".into()),
-                ("x-request-id".into(), "6f9619ff-8b86-d011-b42d-00c04fc964ff".into()),
+                (
+                    "x-request-id".into(),
+                    "6f9619ff-8b86-d011-b42d-00c04fc964ff".into(),
+                ),
             ],
             body: serde_json::to_vec(&body).unwrap(),
         }

@@ -176,19 +176,18 @@ pub fn run(options: &Options) -> Result<Summary, String> {
             summary.skipped += 1;
             continue;
         }
-        let outcome = transport.send(case).and_then(|actual| {
-            let deviation = deviations.iter().find(|d| d.id == case.id);
-            let mismatches = match deviation {
-                Some(d) if actual.status != d.status => vec![Mismatch::new(
-                    "status",
-                    format!("{} (documented deviation: {})", d.status, d.reason),
-                    actual.status.to_string(),
-                )],
-                Some(_) => Vec::new(),
-                None => compare(case, &actual),
-            };
-            Ok(mismatches)
-        });
+        let outcome =
+            transport
+                .send(case)
+                .map(|actual| match deviations.iter().find(|d| d.id == case.id) {
+                    Some(d) if actual.status != d.status => vec![Mismatch::new(
+                        "status",
+                        format!("{} (documented deviation: {})", d.status, d.reason),
+                        actual.status.to_string(),
+                    )],
+                    Some(_) => Vec::new(),
+                    None => compare(case, &actual),
+                });
         match outcome {
             Ok(m) if m.is_empty() => summary.passed += 1,
             Ok(mismatches) => {

@@ -8,6 +8,7 @@
 //! it cannot produce a dependency error at request time.
 
 use crate::criteria::{Accelerator, Criteria, Intent, Os, Platform, Service};
+use crate::index::ComponentIndex;
 use crate::model::{RegistryEntry, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -86,6 +87,7 @@ pub struct Catalog {
     pub(crate) parts: CatalogParts,
     /// For each overlay, its inheritance chain as overlay indices, root first, itself last.
     pub(crate) chains: Vec<Vec<usize>>,
+    pub(crate) index: ComponentIndex,
 }
 
 impl Catalog {
@@ -124,9 +126,14 @@ impl Catalog {
             ));
         }
         let chains = derive_chains(&parts.overlays, &mut errors);
-        check_refs(&parts, &mut errors);
+        let index = ComponentIndex::new(&parts);
+        check_refs(&parts, &index.names, &mut errors);
         if errors.is_empty() {
-            Ok(Catalog { parts, chains })
+            Ok(Catalog {
+                parts,
+                chains,
+                index,
+            })
         } else {
             Err(errors)
         }
@@ -180,22 +187,7 @@ impl Catalog {
 
     /// Number of distinct components the catalog can put in a recipe.
     pub fn component_count(&self) -> usize {
-        let mut names: Vec<&str> = self
-            .parts
-            .base
-            .component_refs
-            .iter()
-            .chain(
-                self.parts
-                    .overlays
-                    .iter()
-                    .flat_map(|o| &o.spec.component_refs),
-            )
-            .map(|r| r.name.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names.len()
+        self.index.names.len()
     }
 
     /// Every criteria combination that can select a different set of overlays: the
@@ -321,15 +313,9 @@ fn derive_chains(overlays: &[Overlay], errors: &mut Vec<CatalogError>) -> Vec<Ve
     chains
 }
 
-fn check_refs(parts: &CatalogParts, errors: &mut Vec<CatalogError>) {
+fn check_refs(parts: &CatalogParts, known: &[String], errors: &mut Vec<CatalogError>) {
     let specs = std::iter::once(("base", &parts.base))
         .chain(parts.overlays.iter().map(|o| (o.name.as_str(), &o.spec)));
-    let mut known: Vec<&str> = specs
-        .clone()
-        .flat_map(|(_, s)| s.component_refs.iter().map(|r| r.name.as_str()))
-        .collect();
-    known.sort_unstable();
-    known.dedup();
     for (overlay, spec) in specs {
         let mut seen: Vec<&str> = Vec::new();
         for (i, r) in spec.component_refs.iter().enumerate() {
@@ -356,7 +342,7 @@ fn check_refs(parts: &CatalogParts, errors: &mut Vec<CatalogError>) {
                 ));
             }
             for dep in &r.dependency_refs {
-                if known.binary_search(&dep.as_str()).is_err() {
+                if known.binary_search(dep).is_err() {
                     errors.push(CatalogError::new(
                         Some(overlay),
                         at("dependencyRefs"),

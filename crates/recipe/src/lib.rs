@@ -19,6 +19,7 @@
 
 pub mod catalog;
 pub mod criteria;
+mod index;
 pub mod model;
 pub mod output;
 pub mod query;

@@ -58,6 +58,9 @@ pub struct ResolvedComponent<'c> {
     pub touched_by: Vec<&'c str>,
     /// Provenance: the overlay that set `version`, or [`REGISTRY`], or empty.
     pub version_from: &'c str,
+    /// Interned id (name order) and the ids of `dependency_refs`.
+    pub(crate) id: u16,
+    pub(crate) dependency_ids: &'c [u16],
 }
 
 impl<'c> ResolvedComponent<'c> {
@@ -70,7 +73,7 @@ impl<'c> ResolvedComponent<'c> {
             .any(|(k, v)| *k == "enabled" && **v == Value::Bool(false))
     }
 
-    fn merge(&mut self, r: &'c ComponentRef, overlay: &'c str) {
+    fn merge(&mut self, r: &'c ComponentRef, dependency_ids: &'c [u16], overlay: &'c str) {
         fn set<'c>(slot: &mut &'c str, incoming: &'c str) -> bool {
             let set = !incoming.is_empty();
             if set {
@@ -104,6 +107,7 @@ impl<'c> ResolvedComponent<'c> {
         }
         if !r.dependency_refs.is_empty() {
             self.dependency_refs = &r.dependency_refs;
+            self.dependency_ids = dependency_ids;
         }
         if !r.expected_resources.is_empty() {
             self.expected_resources = &r.expected_resources;
@@ -117,7 +121,9 @@ impl<'c> ResolvedComponent<'c> {
     }
 
     fn apply_registry_defaults(&mut self, catalog: &'c Catalog) {
-        let Some(entry) = catalog.registry_entry(self.name) else {
+        let Some(entry) =
+            catalog.index.registry[usize::from(self.id)].map(|i| &catalog.parts.registry[i])
+        else {
             return;
         };
         if self.kind.is_empty() {
@@ -221,13 +227,16 @@ impl fmt::Display for ResolveError {
 impl std::error::Error for ResolveError {}
 
 struct Working<'c> {
+    catalog: &'c Catalog,
     constraints: Vec<ResolvedConstraint<'c>>,
-    components: Vec<ResolvedComponent<'c>>,
+    /// Indexed by component id; `None` until some spec mentions the component.
+    components: Vec<Option<ResolvedComponent<'c>>>,
     validation: [Option<(&'c Phase, &'c str)>; 4],
 }
 
 impl<'c> Working<'c> {
-    fn merge(&mut self, spec: &'c Spec, overlay: &'c str) {
+    /// Merges spec number `spec_index` (0 = base, `i + 1` = overlay `i`).
+    fn merge(&mut self, spec: &'c Spec, spec_index: usize, overlay: &'c str) {
         for c in &spec.constraints {
             let entry = ResolvedConstraint {
                 constraint: c,
@@ -241,19 +250,17 @@ impl<'c> Working<'c> {
                 Err(i) => self.constraints.insert(i, entry),
             }
         }
-        for r in &spec.component_refs {
-            let i = match self.components.binary_search_by(|x| x.name.cmp(&r.name)) {
-                Ok(i) => i,
-                Err(i) => {
-                    let fresh = ResolvedComponent {
-                        name: &r.name,
-                        ..Default::default()
-                    };
-                    self.components.insert(i, fresh);
-                    i
-                }
-            };
-            self.components[i].merge(r, overlay);
+        let index = &self.catalog.index;
+        let ids = &index.ref_ids[spec_index];
+        let deps = &index.dep_ids[spec_index];
+        for ((r, &id), dep_ids) in spec.component_refs.iter().zip(ids).zip(deps) {
+            let slot = &mut self.components[usize::from(id)];
+            let component = slot.get_or_insert_with(|| ResolvedComponent {
+                name: &r.name,
+                id,
+                ..Default::default()
+            });
+            component.merge(r, dep_ids, overlay);
         }
         if let Some(v) = &spec.validation {
             for (slot, (_, phase)) in self.validation.iter_mut().zip(v.phases()) {
@@ -305,23 +312,31 @@ impl Catalog {
         let overlays = &self.parts.overlays;
         let mut applied_overlays = vec![BASE];
         let mut working = Working {
+            catalog: self,
             constraints: Vec::with_capacity(8),
-            components: Vec::with_capacity(24),
+            components: vec![None; self.index.names.len()],
             validation: [None; 4],
         };
-        working.merge(&self.parts.base, BASE);
+        working.merge(&self.parts.base, 0, BASE);
         for member in self.merge_order(criteria) {
             let overlay = &overlays[member];
             applied_overlays.push(&overlay.name);
-            working.merge(&overlay.spec, &overlay.name);
+            working.merge(&overlay.spec, member + 1, &overlay.name);
         }
         let Working {
             constraints,
-            mut components,
+            components,
             validation,
+            ..
         } = working;
-        check_dependencies(&components)?;
-        let deployment_order = deployment_order(&components);
+        // Position of each component id in the recipe (u16::MAX: not in this recipe).
+        let mut position = vec![u16::MAX; components.len()];
+        let mut components: Vec<ResolvedComponent<'_>> = components.into_iter().flatten().collect();
+        for (i, c) in components.iter().enumerate() {
+            position[usize::from(c.id)] = i as u16;
+        }
+        check_dependencies(&components, &position)?;
+        let deployment_order = deployment_order(&components, &position);
         for c in &mut components {
             c.apply_registry_defaults(self);
         }
@@ -349,19 +364,24 @@ impl Catalog {
     }
 }
 
-fn index_of(components: &[ResolvedComponent<'_>], name: &str) -> Option<usize> {
-    components.binary_search_by(|c| c.name.cmp(name)).ok()
-}
-
-fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), ResolveError> {
+fn check_dependencies(
+    components: &[ResolvedComponent<'_>],
+    position: &[u16],
+) -> Result<(), ResolveError> {
     for c in components {
-        for dep in c.dependency_refs {
-            if index_of(components, dep).is_none() {
-                return Err(ResolveError::UnknownDependency {
-                    component: c.name.to_owned(),
-                    dependency: dep.clone(),
-                });
-            }
+        let all_present = c.dependency_ids.len() == c.dependency_refs.len()
+            && c.dependency_ids
+                .iter()
+                .all(|&d| position[usize::from(d)] != u16::MAX);
+        if !all_present {
+            let missing = c
+                .dependency_refs
+                .iter()
+                .find(|d| !components.iter().any(|x| x.name == d.as_str()));
+            return Err(ResolveError::UnknownDependency {
+                component: c.name.to_owned(),
+                dependency: missing.cloned().unwrap_or_default(),
+            });
         }
     }
     // Depth-first search in name order; 0 = unvisited, 1 = on the path, 2 = done.
@@ -370,13 +390,14 @@ fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), Resolv
     fn visit(
         i: usize,
         components: &[ResolvedComponent<'_>],
+        position: &[u16],
         state: &mut [u8],
         path: &mut Vec<usize>,
     ) -> Option<Vec<usize>> {
         state[i] = 1;
         path.push(i);
-        for dep in components[i].dependency_refs {
-            let j = index_of(components, dep).expect("dependencies checked above");
+        for &dep in components[i].dependency_ids {
+            let j = usize::from(position[usize::from(dep)]);
             if state[j] == 1 {
                 let start = path.iter().position(|&k| k == j).unwrap_or(0);
                 let mut cycle = path[start..].to_vec();
@@ -384,7 +405,7 @@ fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), Resolv
                 return Some(cycle);
             }
             if state[j] == 0
-                && let Some(cycle) = visit(j, components, state, path)
+                && let Some(cycle) = visit(j, components, position, state, path)
             {
                 return Some(cycle);
             }
@@ -395,7 +416,7 @@ fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), Resolv
     }
     for i in 0..components.len() {
         if state[i] == 0
-            && let Some(cycle) = visit(i, components, &mut state, &mut path)
+            && let Some(cycle) = visit(i, components, position, &mut state, &mut path)
         {
             return Err(ResolveError::DependencyCycle {
                 path: cycle
@@ -410,16 +431,27 @@ fn check_dependencies(components: &[ResolvedComponent<'_>]) -> Result<(), Resolv
 
 /// Kahn's algorithm with the ready set ordered by name: the lexicographically smallest
 /// topological order, as upstream. Components are sorted by name, so index order is
-/// name order.
-fn deployment_order(components: &[ResolvedComponent<'_>]) -> Vec<usize> {
+/// name order. Every dependency is in the recipe (checked before).
+fn deployment_order(components: &[ResolvedComponent<'_>], position: &[u16]) -> Vec<usize> {
     let n = components.len();
-    let mut in_degree: Vec<usize> = components.iter().map(|c| c.dependency_refs.len()).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut in_degree: Vec<usize> = components.iter().map(|c| c.dependency_ids.len()).collect();
+    // Dependents of each component as one flat list (offsets + entries).
+    let mut offsets = vec![0usize; n + 1];
+    for c in components {
+        for &dep in c.dependency_ids {
+            offsets[usize::from(position[usize::from(dep)]) + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut dependents = vec![0usize; offsets[n]];
     for (i, c) in components.iter().enumerate() {
-        for dep in c.dependency_refs {
-            if let Some(j) = index_of(components, dep) {
-                dependents[j].push(i);
-            }
+        for &dep in c.dependency_ids {
+            let j = usize::from(position[usize::from(dep)]);
+            dependents[fill[j]] = i;
+            fill[j] += 1;
         }
     }
     let mut ready: BinaryHeap<Reverse<usize>> =
@@ -427,7 +459,7 @@ fn deployment_order(components: &[ResolvedComponent<'_>]) -> Vec<usize> {
     let mut order = Vec::with_capacity(n);
     while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
-        for &d in &dependents[i] {
+        for &d in &dependents[offsets[i]..offsets[i + 1]] {
             in_degree[d] -= 1;
             if in_degree[d] == 0 {
                 ready.push(Reverse(d));
