@@ -13,7 +13,10 @@ pub fn run(args: &[String]) -> Result {
     }
     setup::wasm_std()?;
     run_native()?;
-    portable_wasm()
+    portable_wasm()?;
+    crate::web::build()?;
+    crate::component::build()?;
+    crate::worker::build_shipped()
 }
 
 pub fn run_native() -> Result {

@@ -5,11 +5,14 @@
 
 mod bench;
 mod build;
+mod component;
 mod conformance;
 mod setup;
 mod steps;
 mod test;
 mod toolchain;
+mod web;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -23,6 +26,8 @@ commands:
   bench         run the benchmarks and print one table
   conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
                 replay recorded upstream cases in-process or against a live server
+  serve         [--port N]  build, then run the API and the explorer in local workerd
+                (wrangler dev, 127.0.0.1:8787 by default) until Ctrl-C
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "conformance" => conformance::run(rest),
+        "serve" => worker::serve(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

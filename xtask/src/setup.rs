@@ -19,7 +19,9 @@ pub fn run(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
         return Err(format!("setup takes no arguments, got {extra:?}"));
     }
-    wasm_std()
+    wasm_std()?;
+    crate::web::setup()?;
+    crate::worker::setup()
 }
 
 /// A wasm std for both targets: rustup's if it can be had, else Debian's route.

@@ -66,6 +66,34 @@ const STEPS: &[Step] = &[
         name: "engine builds for both wasm targets",
         run: build::portable_wasm,
     },
+    Step {
+        name: "explorer wasm within its gzip budget",
+        run: crate::web::size_budget,
+    },
+    Step {
+        name: "explorer in headless Chromium (static server)",
+        run: crate::web::explorer_tests,
+    },
+    Step {
+        name: "edge worker bundle within its gzip budget",
+        run: crate::worker::bundle_budget,
+    },
+    Step {
+        name: "edge worker end to end in workerd (our catalog, upstream conformance, load)",
+        run: crate::worker::end_to_end,
+    },
+    Step {
+        name: "component in wasmtime (typed resolver cross product, wasi:cli/run, memory, size budget)",
+        run: crate::component::host_tests,
+    },
+    Step {
+        name: "component wasi:http export served by jco serve (upstream catalog, conformance)",
+        run: crate::component::http_conformance,
+    },
+    Step {
+        name: "component transpiled by jco, in Node (node --test)",
+        run: crate::component::js_tests,
+    },
 ];
 
 pub fn run(args: &[String]) -> Result {

@@ -8,24 +8,45 @@
 //! with Debian's `/usr/bin/chromium`; the page is served from 127.0.0.1 by a plain static
 //! server, and the expected recipes come from the native engine.
 
+use crate::bench::Row;
 use crate::setup;
 use crate::steps::{Result, output, root, run};
 use crate::toolchain::{WASM_UNKNOWN, wasm_artifact, wasm_cargo};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Must equal the `wasm-bindgen` crate version pinned in the root Cargo.toml.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The wasm features rustc's wasm32 target emits; named explicitly because the release
+/// profile strips the `target_features` section wasm-opt would otherwise read.
+const WASM_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
 /// The page's wasm budget, gzip -9 bytes.
 pub const WASM_GZIP_BUDGET: u64 = 400 * 1024;
+/// Seconds one node test or bench run may take.
+const NODE_TIMEOUT_SECS: &str = "300";
 /// Criteria of the main end-to-end check (the example).
-const MAIN_CRITERIA: &[(&str, &str)] =
-    &[("service", "eks"), ("accelerator", "h100"), ("os", "ubuntu"), ("intent", "training")];
+const MAIN_CRITERIA: &[(&str, &str)] = &[
+    ("service", "eks"),
+    ("accelerator", "h100"),
+    ("os", "ubuntu"),
+    ("intent", "training"),
+];
 /// Criteria B of the compare check.
-const COMPARE_CRITERIA: &[(&str, &str)] =
-    &[("service", "gke"), ("accelerator", "h100"), ("os", "cos"), ("intent", "inference")];
+const COMPARE_CRITERIA: &[(&str, &str)] = &[
+    ("service", "gke"),
+    ("accelerator", "h100"),
+    ("os", "cos"),
+    ("intent", "inference"),
+];
 
 fn www() -> PathBuf {
     root().join("www")
@@ -47,28 +68,57 @@ fn node_bin(name: &str) -> PathBuf {
 pub fn setup() -> Result {
     setup::apt_install(&["chromium"])?;
     setup::npm_install(".")?;
-    setup::cargo_tool("wasm-bindgen", "wasm-bindgen-cli", WASM_BINDGEN_VERSION, false)
+    setup::cargo_tool(
+        "wasm-bindgen",
+        "wasm-bindgen-cli",
+        WASM_BINDGEN_VERSION,
+        false,
+    )
 }
 
 /// Builds `www/pkg/` (wasm-bindgen output, size-optimised).
 pub fn build() -> Result {
     setup()?;
-    run(wasm_cargo().args(["build", "--release", "-p", "aicr-web", "--target", WASM_UNKNOWN]))?;
+    run(wasm_cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "aicr-web",
+        "--target",
+        WASM_UNKNOWN,
+    ]))?;
+    let artifact = wasm_artifact(WASM_UNKNOWN, "aicr_web.wasm");
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    if modified(&pkg_wasm())
+        .is_some_and(|out| modified(&artifact).is_some_and(|input| input <= out))
+    {
+        eprintln!("www/pkg is up to date");
+        return Ok(());
+    }
     let pkg = www().join("pkg");
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-dir"])
         .arg(&pkg)
-        .arg(wasm_artifact(WASM_UNKNOWN, "aicr_web.wasm")))?;
+        .arg(&artifact))?;
     let wasm = pkg_wasm();
-    run(Command::new(node_bin("wasm-opt")).arg("-Oz").arg(&wasm)
+    run(Command::new(node_bin("wasm-opt"))
+        .arg("-Oz")
+        .args(WASM_FEATURES)
+        .arg(&wasm)
         .arg("-o")
         .arg(&wasm))?;
-    eprintln!("explorer wasm: {} bytes, {} gzip", file_len(&wasm)?, gzip_len(&wasm)?);
+    eprintln!(
+        "explorer wasm: {} bytes, {} gzip",
+        file_len(&wasm)?,
+        gzip_len(&wasm)?
+    );
     Ok(())
 }
 
 fn file_len(path: &Path) -> Result<u64> {
-    std::fs::metadata(path).map(|m| m.len()).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// gzip -9 size of a file (the budget's measure).
@@ -90,7 +140,11 @@ pub fn gzip_len(path: &Path) -> Result<u64> {
         n += read as u64;
     }
     let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() { Ok(n) } else { Err(format!("gzip {} failed", path.display())) }
+    if status.success() {
+        Ok(n)
+    } else {
+        Err(format!("gzip {} failed", path.display()))
+    }
 }
 
 /// Test step: the page's wasm is within budget (builds it first).
@@ -98,5 +152,184 @@ pub fn size_budget() -> Result {
     build()?;
     let gz = gzip_len(&pkg_wasm())?;
     eprintln!("explorer wasm gzip -9: {gz} bytes (budget {WASM_GZIP_BUDGET})");
-    if gz <= WASM_GZIP_BUDGET { Ok(()) } else { Err(format!("explorer wasm is {gz} B gzip, over the {WASM_GZIP_BUDGET} B budget")) }
+    if gz <= WASM_GZIP_BUDGET {
+        Ok(())
+    } else {
+        Err(format!(
+            "explorer wasm is {gz} B gzip, over the {WASM_GZIP_BUDGET} B budget"
+        ))
+    }
+}
+
+/// The native engine's answers the Chromium tests compare the page with: for criteria A
+/// and B the recipe document, and for A the exact JSON and YAML bytes the edge API sends.
+pub fn write_expected(path: &Path) -> Result {
+    let catalog = aicr_embedded_catalog::catalog();
+    let side = |pairs: &[(&str, &str)]| -> Result<serde_json::Value> {
+        let criteria = aicr_recipe::Criteria::from_raw(|f| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == f.as_str())
+                .map(|(_, v)| *v)
+        })
+        .map_err(|e| e.to_string())?;
+        let recipe = catalog.resolve(&criteria).map_err(|e| e.to_string())?;
+        let text = |format: aicr_api::Format| -> Result<String> {
+            let bytes = format.render(&recipe).map_err(|e| e.message)?;
+            String::from_utf8(bytes).map_err(|e| e.to_string())
+        };
+        Ok(serde_json::json!({
+            "criteria": pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+            "json": text(aicr_api::Format::Json)?,
+            "yaml": text(aicr_api::Format::Yaml)?,
+        }))
+    };
+    let doc = serde_json::json!({
+        "catalog": catalog.info(),
+        "a": side(MAIN_CRITERIA)?,
+        "b": side(COMPARE_CRITERIA)?,
+    });
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
+    std::fs::write(path, doc.to_string()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A plain static server (`python3 -m http.server`) for `www/` on 127.0.0.1 and a free
+/// port; stopped (by its own pid) when dropped.
+pub struct StaticServer {
+    child: Child,
+    pub url: String,
+}
+
+impl StaticServer {
+    pub fn start() -> Result<Self> {
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(www())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start python3 -m http.server: {e}"))?;
+        let stdout = child.stdout.take().ok_or("http.server has no stdout")?;
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .map_err(|e| e.to_string())?;
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port = first
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse::<u16>().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            return Err(format!("http.server did not report its port: {first:?}"));
+        };
+        Ok(StaticServer {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+        })
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the Chromium end-to-end tests against the explorer at `base_url` (any host: the
+/// static server here, or the worker). `www/pkg/` must be built.
+pub fn chromium_tests(base_url: &str) -> Result {
+    let expected = test_output().join("explorer-expected.json");
+    write_expected(&expected)?;
+    run(node()
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "tests/js/explorer.test.mjs",
+        ])
+        .env("EXPLORER_URL", base_url)
+        .env("EXPLORER_EXPECTED", &expected)
+        .env("EXPLORER_OUTPUT", test_output()))
+}
+
+/// Test step: builds the page and runs the Chromium tests against a plain static server.
+pub fn explorer_tests() -> Result {
+    build()?;
+    let server = StaticServer::start()?;
+    eprintln!("explorer served by python3 http.server at {}", server.url);
+    chromium_tests(&server.url)?;
+    eprintln!(
+        "screenshots: {}",
+        test_output().join("explorer.png").display()
+    );
+    Ok(())
+}
+
+/// Browser bench rows for `cargo xtask bench` (medians, milliseconds). Measured in
+/// headless Chromium against the static server: navigation start to the first rendered
+/// recipe (fresh profile each run, so the wasm is fetched and compiled every time), and
+/// one re-resolve after a criteria change (change event to DOM updated and laid out).
+pub fn bench_rows() -> Result<Vec<Row>> {
+    build()?;
+    let server = StaticServer::start()?;
+    let out = output(
+        node()
+            .arg("tests/js/explorer.bench.mjs")
+            .env("EXPLORER_URL", &server.url),
+    )
+    .ok_or("tests/js/explorer.bench.mjs failed (run it with EXPLORER_URL set to see why)")?;
+    let doc: serde_json::Value =
+        serde_json::from_str(out.trim()).map_err(|e| format!("bench output: {e}: {out}"))?;
+    let row = |key: &str, name: &str| -> Result<Row> {
+        let samples: Vec<f64> = doc[key]
+            .as_array()
+            .ok_or(format!("bench output lacks {key}"))?
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect();
+        let n = samples.len();
+        Ok(Row {
+            name: name.to_owned(),
+            value: median(samples).ok_or(format!("no samples for {key}"))?,
+            unit: "ms",
+            note: format!("median of {n} runs, headless Chromium, page from a static server"),
+        })
+    };
+    Ok(vec![
+        row(
+            "firstRecipe",
+            "explorer: navigation to first rendered recipe",
+        )?,
+        row(
+            "reresolve",
+            "explorer: re-resolve + render after a criteria change",
+        )?,
+    ])
+}
+
+fn median(mut samples: Vec<f64>) -> Option<f64> {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(samples[n / 2]),
+        _ => Some((samples[n / 2 - 1] + samples[n / 2]) / 2.0),
+    }
+}
+
+/// `node` under a time limit (a hung browser must not stall CI), in the workspace root.
+fn node() -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args([NODE_TIMEOUT_SECS, "node"]).current_dir(root());
+    cmd
 }

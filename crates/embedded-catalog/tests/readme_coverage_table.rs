@@ -16,8 +16,16 @@ fn table() -> String {
             .filter(|f| !criteria.is_open(**f))
             .map(|f| format!("{}={}", f, criteria.field_text(*f)))
             .collect();
-        let shown = if shown.is_empty() { "(all any)".to_owned() } else { shown.join(" ") };
-        let row = (shown, recipe.applied_overlays.join(" → "), recipe.components.len());
+        let shown = if shown.is_empty() {
+            "(all any)".to_owned()
+        } else {
+            shown.join(" ")
+        };
+        let row = (
+            shown,
+            recipe.applied_overlays.join(" → "),
+            recipe.components.len(),
+        );
         if !rows.contains(&row) {
             rows.push(row);
         }
@@ -32,7 +40,8 @@ fn table() -> String {
 
 #[test]
 fn readme_lists_what_the_catalog_covers() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).expect("README.md");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
     let expected = table();
     assert!(
         readme.contains(&expected),

@@ -43,14 +43,23 @@ impl InputError {
     }
 
     fn whole(message: String) -> Self {
-        InputError { field: None, value: None, message, allowed: Vec::new() }
+        InputError {
+            field: None,
+            value: None,
+            message,
+            allowed: Vec::new(),
+        }
     }
 }
 
 /// Parses raw criteria with the engine's own parser (aliases, case, trimming, the first
 /// bad field in upstream's order); an unknown key is an error too.
 pub fn criteria(raw: &RawCriteria) -> Result<Criteria, InputError> {
-    if let Some(key) = raw.0.keys().find(|k| !Field::ALL.iter().any(|f| f.as_str() == k.as_str())) {
+    if let Some(key) = raw
+        .0
+        .keys()
+        .find(|k| !Field::ALL.iter().any(|f| f.as_str() == k.as_str()))
+    {
         return Err(InputError {
             field: Some(key.clone()),
             value: raw.0.get(key).cloned(),
@@ -81,7 +90,9 @@ pub fn render(recipe: &Recipe<'_>, format: &str) -> Result<String, InputError> {
         message: e.message,
         allowed: vec!["json".into(), "yaml".into()],
     })?;
-    let bytes = format.render(recipe).map_err(|e| InputError::whole(e.message))?;
+    let bytes = format
+        .render(recipe)
+        .map_err(|e| InputError::whole(e.message))?;
     String::from_utf8(bytes).map_err(|e| InputError::whole(e.to_string()))
 }
 
@@ -90,7 +101,12 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> RawCriteria {
-        RawCriteria(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        RawCriteria(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -111,7 +127,14 @@ mod tests {
         let recipe = resolve(catalog, &raw(&[("service", "EKS"), ("os", "al2")])).unwrap();
         let json = render(&recipe, "json").unwrap();
         assert_eq!(json.into_bytes(), Format::Json.render(&recipe).unwrap());
-        assert!(render(&recipe, "yaml").unwrap().starts_with("kind: RecipeResult"));
-        assert_eq!(render(&recipe, "xml").unwrap_err().field.as_deref(), Some("format"));
+        assert!(
+            render(&recipe, "yaml")
+                .unwrap()
+                .starts_with("kind: RecipeResult")
+        );
+        assert_eq!(
+            render(&recipe, "xml").unwrap_err().field.as_deref(),
+            Some("format")
+        );
     }
 }

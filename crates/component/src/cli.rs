@@ -1,0 +1,186 @@
+//! `wasi:cli/run`: a small command line over the resolver.
+//!
+//! ```text
+//! wasmtime run aicr.wasm recipe --service eks --accelerator h100 --intent training
+//! wasmtime run aicr.wasm query --selector components.gpu-operator.version --service eks
+//! ```
+//! Criteria values go through [`Criteria::from_raw`], so aliases, case folding and error
+//! texts are the engine's. Output goes to stdout; errors name the flag, the value and what
+//! is allowed, go to stderr, and make the exit status 1.
+
+use crate::Component;
+use crate::exports::wasi::cli::run::Guest;
+use crate::resolver::{query, render_value, resolve};
+use aicr_api::Format;
+use aicr_recipe::{Criteria, Field};
+use std::io::Write;
+
+const USAGE: &str = "\
+usage: aicr recipe [CRITERIA] [--format yaml|json]
+       aicr query --selector PATH [CRITERIA] [--format yaml|json]
+       aicr --help
+
+Prints the recipe the embedded catalog resolves for the criteria (YAML by default), or
+the part of the hydrated recipe a dot-path selector names (e.g.
+components.gpu-operator.values.driver; empty selects everything).
+
+CRITERIA (each optional; omitted means any; case and aliases as in the HTTP API):
+  --service      aks, eks, gke, kind, oke
+  --accelerator  a100, b200, gb200, h100, l40
+  --intent       inference, training
+  --os           amazonlinux, cos, rhel, ubuntu
+  --platform     dynamo, kubeflow
+  --nodes        a whole number (0 = unspecified)
+
+Flags take their value as `--flag value` or `--flag=value`.
+";
+
+/// What a command line asks for.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Help,
+    Recipe {
+        criteria: Criteria,
+        format: Format,
+    },
+    Query {
+        criteria: Criteria,
+        selector: String,
+        format: Format,
+    },
+}
+
+/// The flags of a command: criteria fields, `format`, and for `query` the selector.
+fn flags_of(command: &str) -> Vec<&'static str> {
+    let mut flags: Vec<&'static str> = Field::ALL.iter().map(|f| f.as_str()).collect();
+    flags.push("format");
+    if command == "query" {
+        flags.push("selector");
+    }
+    flags
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    let args = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "--help" | "-h" | "help"))
+    {
+        return Ok(Command::Help);
+    }
+    let Some((command, rest)) = args.split_first() else {
+        return Err("no command given: allowed commands are recipe, query".into());
+    };
+    if !matches!(command.as_str(), "recipe" | "query") {
+        return Err(format!(
+            "unknown command {command:?}: allowed commands are recipe, query"
+        ));
+    }
+    let allowed = flags_of(command);
+    let listed = || {
+        allowed
+            .iter()
+            .map(|f| format!("--{f}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut given: Vec<(&'static str, &str)> = Vec::new();
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        let Some(flag) = arg.strip_prefix("--") else {
+            return Err(format!(
+                "unexpected argument {arg:?}: {command} takes only flags ({})",
+                listed()
+            ));
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (flag, None),
+        };
+        let Some(&name) = allowed.iter().find(|f| **f == name) else {
+            return Err(format!(
+                "unknown flag --{name} for {command}: allowed flags are {}",
+                listed()
+            ));
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => rest
+                .next()
+                .map(String::as_str)
+                .ok_or_else(|| format!("flag --{name} needs a value"))?,
+        };
+        if given.iter().any(|(n, _)| *n == name) {
+            return Err(format!("flag --{name} is given twice"));
+        }
+        given.push((name, value));
+    }
+    let get = |name: &str| given.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let criteria = Criteria::from_raw(|field| get(field.as_str()))
+        .map_err(|e| format!("--{}: {e}", e.field))?;
+    let format = match get("format") {
+        None => Format::Yaml,
+        Some(v) => Format::negotiate(Some(v), None)
+            .map_err(|_| format!("--format: invalid value {v:?}: allowed values are yaml, json"))?,
+    };
+    Ok(match command.as_str() {
+        "query" => Command::Query {
+            criteria,
+            selector: get("selector")
+                .ok_or("query needs --selector PATH (an empty PATH selects everything)")?
+                .to_owned(),
+            format,
+        },
+        _ => Command::Recipe { criteria, format },
+    })
+}
+
+fn execute(command: Command) -> Result<String, String> {
+    let describe = |e| format!("{e:?}");
+    match command {
+        Command::Help => Ok(USAGE.to_owned()),
+        Command::Recipe { criteria, format } => {
+            let recipe = resolve(&criteria).map_err(describe)?;
+            render_value(&recipe, format).map_err(describe)
+        }
+        Command::Query {
+            criteria,
+            selector,
+            format,
+        } => {
+            let recipe = resolve(&criteria).map_err(describe)?;
+            let value = query(&recipe, &selector).map_err(|e| match e {
+                crate::exports::aicr::recipe::resolver::Error::SelectorNotFound(miss) => {
+                    format!("--selector {:?}: {}", miss.selector, miss.message)
+                }
+                other => describe(other),
+            })?;
+            render_value(&value, format).map_err(describe)
+        }
+    }
+}
+
+impl Guest for Component {
+    fn run() -> Result<(), ()> {
+        let args: Vec<String> = crate::wasi::cli::environment::get_arguments()
+            .into_iter()
+            .skip(1)
+            .collect();
+        match parse(&args).and_then(execute) {
+            Ok(text) => std::io::stdout()
+                .write_all(text.as_bytes())
+                .and_then(|()| std::io::stdout().flush())
+                .map_err(|_| ()),
+            Err(message) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "aicr: {message}\n\nRun `aicr --help` for usage."
+                );
+                Err(())
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+// End-to-end tests of the recipe explorer in headless Chromium (run by `cargo xtask test`
+// via xtask/src/web.rs; any host works: EXPLORER_URL names the page).
+//
+// EXPLORER_EXPECTED is a JSON file the native engine wrote: the criteria to pick, the
+// recipes for them (the API's own JSON/YAML), and the catalog's identity. The page must
+// agree with it; nothing here hard-codes component names or versions.
+// EXPLORER_OUTPUT is the folder for screenshots.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launch, baseUrl, open } from './browser.mjs';
+
+const BASE = baseUrl();
+const ORIGIN = new URL(BASE).origin;
+const expected = JSON.parse(readFileSync(process.env.EXPLORER_EXPECTED, 'utf8'));
+// The recipe documents exactly as the edge API sends them (key order kept).
+for (const side of [expected.a, expected.b]) side.recipe = JSON.parse(side.json);
+const OUTPUT = process.env.EXPLORER_OUTPUT ?? 'target/test-output';
+mkdirSync(OUTPUT, { recursive: true });
+
+let browser;
+const requests = []; // every request any page made: {url, page}
+const problems = []; // console errors and uncaught exceptions
+
+before(async () => {
+  browser = await launch({ viewport: { width: 1280, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function newPage() {
+  const page = await browser.context.newPage();
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return page;
+}
+
+const queryOf = (criteria, prefix = '') => new URLSearchParams(Object.entries(criteria).map(([k, v]) => [prefix + k, v])).toString();
+
+/** Picks criteria in the form the way a user does: by the fields' labels. */
+async function pick(page, criteria, set = 'a') {
+  const form = page.locator(`#form-${set}`);
+  for (const [field, value] of Object.entries(criteria)) {
+    if (field === 'nodes') await form.getByLabel(field, { exact: true }).fill(value);
+    else await form.getByLabel(field, { exact: true }).selectOption(value);
+  }
+}
+
+async function shownComponents(page) {
+  return page.$$eval('#components tbody tr', (rows) => rows.map((r) => ({
+    name: r.dataset.name,
+    version: r.querySelector('.c-version').firstChild.textContent,
+  })));
+}
+
+/** A curl command for this origin's /v1/recipe with exactly these criteria. */
+function assertCurl(command, criteria) {
+  const m = /^curl '([^']+)'$/.exec(command);
+  assert.ok(m, `not a curl command: ${command}`);
+  const url = new URL(m[1]);
+  assert.equal(url.origin, ORIGIN);
+  assert.equal(url.pathname, '/v1/recipe');
+  assert.deepEqual(Object.fromEntries(url.searchParams), criteria);
+}
+
+function engineComponents(recipe) {
+  const refs = new Map(recipe.componentRefs.map((c) => [c.name, c]));
+  return recipe.deploymentOrder.map((name) => ({ name, version: refs.get(name).version || refs.get(name).tag || '—' }));
+}
+
+test('the picked criteria show the native engine\'s recipe (components, versions, order, provenance)', async () => {
+  const page = await newPage();
+  await open(page, BASE);
+  await pick(page, expected.a.criteria);
+  assert.deepEqual(await shownComponents(page), engineComponents(expected.a.recipe));
+  const chain = await page.$$eval('#chain > li', (items) => items.map((li) => li.dataset.overlay));
+  assert.deepEqual(chain, expected.a.recipe.metadata.appliedOverlays);
+  const constraints = await page.$$eval('#constraints tbody th', (cells) => cells.map((c) => c.textContent));
+  assert.deepEqual(constraints, (expected.a.recipe.constraints ?? []).map((c) => c.name));
+  const phases = await page.$$eval('#validation .phase', (ps) => ps.map((p) => p.dataset.phase));
+  assert.deepEqual(phases, Object.keys(expected.a.recipe.validation ?? {}));
+  assert.equal(await page.textContent('#catalog-digest'), expected.catalog.digest);
+  assert.equal(await page.textContent('#catalog-name'), expected.catalog.name);
+  assertCurl(await page.textContent('#curl-command'), expected.a.criteria);
+
+  // A values key gives its /v1/query selector and the engine's value there.
+  const first = expected.a.recipe.deploymentOrder[0];
+  await page.click(`#values details[data-name="${first}"] > summary`);
+  const key = page.locator(`#values details[data-name="${first}"] .key`).first();
+  const path = await key.getAttribute('data-path');
+  await key.click();
+  assert.equal(await page.textContent('#selector-path'), path);
+  assert.match(path, new RegExp(`^components\\.${first}\\.values\\.`));
+  assert.match(await page.textContent('#selector-curl'), /\/v1\/query\?.*selector=components/);
+
+  await page.click('#copy-curl');
+  assertCurl(await page.evaluate(() => navigator.clipboard.readText()), expected.a.criteria);
+
+  await page.screenshot({ path: join(OUTPUT, 'explorer.png'), fullPage: true });
+  await page.close();
+});
+
+test('a share link restores the view, compare set included', async () => {
+  const page = await newPage();
+  await open(page, BASE);
+  await pick(page, expected.a.criteria);
+  await page.click('#tab-compare');
+  await pick(page, expected.b.criteria, 'b');
+  const link = page.url();
+  for (const [k, v] of Object.entries(expected.a.criteria)) assert.equal(new URL(link).searchParams.get(k), v);
+  const restored = await newPage();
+  await open(restored, link);
+  for (const [k, v] of Object.entries(expected.a.criteria)) assert.equal(await restored.inputValue(`#a-${k}`), v);
+  for (const [k, v] of Object.entries(expected.b.criteria)) assert.equal(await restored.inputValue(`#b-${k}`), v);
+  assert.equal(await restored.getAttribute('#tab-compare', 'aria-selected'), 'true');
+  await restored.click('#tab-recipe');
+  assert.deepEqual(await shownComponents(restored), engineComponents(expected.a.recipe));
+  assert.equal(await restored.isHidden('#banner'), true);
+  await page.close();
+  await restored.close();
+});
+
+test('downloads are the edge API\'s JSON and YAML, byte for byte', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);
+  for (const [button, text] of [['#download-json', expected.a.json], ['#download-yaml', expected.a.yaml]]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    const path = await download.path();
+    assert.equal(readFileSync(path, 'utf8'), text, `${button} content`);
+    assert.match(download.suggestedFilename(), /^recipe-.*\.(json|yaml)$/);
+  }
+  await page.close();
+});
+
+test('compare shows components added and removed and versions side by side', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}&view=compare&${queryOf(expected.b.criteria, 'b.')}`);
+  const names = (r) => r.componentRefs.map((c) => c.name);
+  const [a, b] = [names(expected.a.recipe), names(expected.b.recipe)];
+  const list = (id) => page.$$eval(`#${id} li`, (items) => items.map((i) => i.textContent));
+  assert.deepEqual((await list('compare-added')).sort(), b.filter((n) => !a.includes(n)).sort());
+  assert.deepEqual((await list('compare-removed')).sort(), a.filter((n) => !b.includes(n)).sort());
+  const versionB = new Map(expected.b.recipe.componentRefs.map((c) => [c.name, c.version || c.tag || '—']));
+  const rows = await page.$$eval('#compare-table tbody tr', (trs) => trs.map((tr) => ({
+    name: tr.dataset.name, status: tr.dataset.status, b: tr.querySelector('td.b').textContent,
+  })));
+  assert.equal(rows.length, new Set([...a, ...b]).size);
+  for (const row of rows) assert.equal(row.b, versionB.get(row.name) ?? '—', row.name);
+  assert.deepEqual(await list('overlays-b'), expected.b.recipe.metadata.appliedOverlays);
+  await page.close();
+});
+
+test('bad input gets a clear message next to its field, never a crash', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?service=eks&accelerator=h999&colour=blue`);
+  const banner = await page.textContent('#banner');
+  assert.match(banner, /accelerator=\u201ch999\u201d is not valid/);
+  assert.match(banner, /unknown parameter \u201ccolour\u201d/);
+  assert.match(await page.textContent('#a-accelerator-error'), /h999.*allowed values are/);
+  assert.equal(await page.getAttribute('#a-accelerator', 'aria-invalid'), 'true');
+  assert.equal(await page.isVisible('#recipe-error'), true);
+  await page.locator('#form-a').getByLabel('accelerator', { exact: true }).selectOption('h100');
+  assert.equal(await page.isVisible('#a-accelerator-error'), false);
+  await page.locator('#form-a').getByLabel('nodes', { exact: true }).fill('12abc');
+  assert.match(await page.textContent('#a-nodes-error'), /invalid nodes "12abc"/);
+  await page.close();
+});
+
+test('no request leaves the origin; none at all after load, even offline', async () => {
+  const page = await newPage();
+  await open(page, BASE);
+  await page.waitForLoadState('networkidle');
+  const before = requests.length;
+  await browser.context.setOffline(true);
+  await pick(page, expected.a.criteria);
+  await page.click('#tab-compare');
+  await pick(page, expected.b.criteria, 'b');
+  await page.click('#tab-recipe');
+  await page.click('#values details > summary');
+  assert.deepEqual(await shownComponents(page), engineComponents(expected.a.recipe));
+  await browser.context.setOffline(false);
+  assert.deepEqual(requests.slice(before), [], 'requests after load');
+  const foreign = requests.filter((u) => new URL(u).origin !== ORIGIN);
+  assert.deepEqual(foreign, [], 'requests to other origins');
+  await page.close();
+});
+
+test('readable at phone width: no sideways scrolling', async () => {
+  const page = await newPage();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone screen`);
+  await page.screenshot({ path: join(OUTPUT, 'explorer-phone.png'), fullPage: true });
+  await page.close();
+});
+
+test('no console errors or uncaught exceptions on any page', () => {
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,205 @@
+//! # aicr-worker-e2e — the edge worker in a real local workerd
+//!
+//! [`LocalWorker`] starts the built worker with `wrangler dev --local` on a free
+//! 127.0.0.1 port and stops it (its whole process group) when dropped, so a failing test
+//! never leaves a server behind. It goes through wrangler rather than a bare workerd config
+//! so that what is tested is what `cargo xtask serve` and `wrangler deploy` use: the
+//! `wrangler.toml` at the root, its vars, the explorer's static assets and
+//! `run_worker_first`. [`wrangler_dev`] is the one command line both share.
+//!
+//! The tests in `tests/` need a built worker, so they are `#[ignore]`d in a plain
+//! `cargo test` and run by `cargo xtask test`, which builds the worker first and passes the
+//! build folders in [`BUILD_ENV`] and [`UPSTREAM_BUILD_ENV`].
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// Names the folder of a worker built on our catalog (`index.js` + `index_bg.wasm`).
+pub const BUILD_ENV: &str = "AICR_WORKER_BUILD";
+/// Names the folder of a worker built on the upstream catalog (conformance).
+pub const UPSTREAM_BUILD_ENV: &str = "AICR_UPSTREAM_WORKER_BUILD";
+
+/// How long a worker may take from launch to its first `/health` 200.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a stopping worker gets before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
+}
+
+/// `wrangler dev` of the root `wrangler.toml` in local mode on 127.0.0.1:`port`, with
+/// telemetry and the vendor's `Request.cf` download off (no network needed). `script`
+/// replaces `main` (another build of the worker); `vars` override worker vars. The command
+/// leads its own process group, so [`stop_group`] can stop wrangler and its workerd together.
+pub fn wrangler_dev(port: u16, script: Option<&Path>, vars: &[(&str, &str)]) -> Command {
+    let root = root();
+    let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
+    cmd.current_dir(&root)
+        .args([
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--show-interactive-dev-session=false",
+        ])
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--config")
+        .arg(root.join("wrangler.toml"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .process_group(0);
+    for (name, value) in vars {
+        cmd.arg("--var").arg(format!("{name}:{value}"));
+    }
+    if let Some(script) = script {
+        cmd.arg(script);
+    }
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        // If whoever started wrangler dies without stopping it (a killed test run), wrangler
+        // gets SIGTERM and takes its workerd down with it.
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Stops a process group led by `child`: SIGTERM, then SIGKILL after a grace period.
+pub fn stop_group(child: &mut Child) {
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    let signal_group = |signal| {
+        // SAFETY: kill(2) with a negative pid signals the process group `child` leads
+        // (it was started with process_group(0)); it touches no memory of ours.
+        unsafe { libc::kill(-pid, signal) };
+    };
+    signal_group(libc::SIGTERM);
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            // The leader is gone; make sure no straggler of its group survives it.
+            signal_group(libc::SIGKILL);
+            return;
+        }
+        sleep(Duration::from_millis(50));
+    }
+    signal_group(libc::SIGKILL);
+    let _ = child.wait();
+}
+
+/// A free TCP port on 127.0.0.1 (released before use; the window is milliseconds).
+pub fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+}
+
+/// A build folder named by an environment variable, checked to hold a worker.
+pub fn build_dir(variable: &str) -> Result<PathBuf, String> {
+    let dir = std::env::var_os(variable)
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("{variable} is not set: run these tests with `cargo xtask test`, which builds the worker"))?;
+    let main = dir.join("index.js");
+    if !main.exists() {
+        return Err(format!(
+            "{} is missing: build the worker with `cargo xtask build`",
+            main.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// A worker running in local workerd; stopped when dropped.
+pub struct LocalWorker {
+    child: Child,
+    log: PathBuf,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl LocalWorker {
+    /// Starts `build/index.js` (default: the `main` of `wrangler.toml`) with `vars`, and
+    /// waits until `/health` answers 200.
+    pub fn start(build: Option<&Path>, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
+        let port = free_port()?;
+        let logs = root().join("target/worker-e2e");
+        std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+        let log = logs.join(format!("wrangler-{port}.log"));
+        let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let script = build.map(|b| b.join("index.js"));
+        let mut cmd = wrangler_dev(port, script.as_deref(), vars);
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd.spawn().map_err(|e| {
+            format!("cannot start wrangler ({cmd:?}): {e}; run `cargo xtask setup`")
+        })?;
+        let mut worker = LocalWorker {
+            child,
+            log,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        worker.wait_ready()?;
+        Ok(worker)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
+        let start = Instant::now();
+        while start.elapsed() < READY_TIMEOUT {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "wrangler exited ({status}) before answering:\n{}",
+                    self.log_tail()
+                ));
+            }
+            if agent
+                .get(&format!("{}/health", self.base))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Ok(());
+            }
+            sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "no 200 from {}/health within {READY_TIMEOUT:?}:\n{}",
+            self.base,
+            self.log_tail()
+        ))
+    }
+
+    /// The last lines wrangler printed (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let mut text = String::new();
+        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut text));
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base)
+    }
+}
+
+impl Drop for LocalWorker {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}

@@ -1,0 +1,457 @@
+//! The edge worker over real HTTP in local workerd (through wrangler and the root
+//! `wrangler.toml`). Ignored in a plain `cargo test`: `cargo xtask test` builds the worker
+//! and runs them with the build folders set (see the crate docs).
+
+use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_conformance::{EnvCases, Options, load_cases};
+use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, build_dir, root};
+use serde_json::Value;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
+
+/// One HTTP answer, whatever its status.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build()
+}
+
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Answer {
+    let mut request = agent.request(method, url);
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    let result = match body {
+        Some(bytes) => request.send_bytes(bytes),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
+        .collect();
+    let mut bytes = Vec::new();
+    response
+        .into_reader()
+        .read_to_end(&mut bytes)
+        .unwrap_or_else(|e| panic!("{method} {url}: body: {e}"));
+    Answer {
+        status,
+        headers,
+        body: bytes,
+    }
+}
+
+/// The same request answered in-process by the API crate: the worker must match it.
+fn in_process(
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> http::Response<Vec<u8>> {
+    let mut request = http::Request::builder().method(method).uri(target);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let api = Api::new(aicr_embedded_catalog::catalog(), Config::default());
+    api.handle(
+        &request.body(body.to_vec()).unwrap(),
+        &RequestContext::default(),
+    )
+}
+
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn start(variable: &str, vars: &[(&str, &str)]) -> LocalWorker {
+    let build = build_dir(variable).unwrap_or_else(|e| panic!("{e}"));
+    LocalWorker::start(Some(&build), vars).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn every_route_header_and_error_class_over_http() {
+    let worker = start(BUILD_ENV, &[]);
+    let agent = agent();
+    let get = |target: &str, headers: &[(&str, &str)]| {
+        call(&agent, "GET", &worker.url(target), headers, None)
+    };
+
+    // The recipe, byte for byte what the API crate answers, with every header.
+    let recipe = get(RECIPE, &[]);
+    assert_eq!(
+        recipe.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&recipe.body)
+    );
+    assert_eq!(
+        recipe.body,
+        *in_process("GET", RECIPE, &[], b"").body(),
+        "worker and API crate disagree"
+    );
+    assert_eq!(recipe.header("content-type"), Some("application/json"));
+    assert_eq!(recipe.header("x-api-version"), Some("v1"));
+    assert_eq!(recipe.header("cache-control"), Some("public, max-age=600"));
+    assert!(
+        is_uuid(recipe.header("x-request-id").unwrap_or("")),
+        "fresh X-Request-Id"
+    );
+    let etag = recipe.header("etag").expect("ETag").to_owned();
+    assert_eq!(recipe.json()["kind"], "RecipeResult");
+
+    // 304 on If-None-Match, with no body.
+    let again = get(RECIPE, &[("if-none-match", &etag)]);
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+
+    // X-Request-Id: a UUID is echoed, anything else replaced by a fresh one.
+    let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    assert_eq!(
+        get("/health", &[("x-request-id", id)]).header("x-request-id"),
+        Some(id)
+    );
+    let replaced = get("/health", &[("x-request-id", "not-a-uuid")]);
+    assert!(
+        is_uuid(replaced.header("x-request-id").unwrap())
+            && replaced.header("x-request-id") != Some("not-a-uuid")
+    );
+
+    // YAML by parameter and by Accept.
+    for (target, headers) in [
+        (format!("{RECIPE}&format=yaml"), vec![]),
+        (RECIPE.to_owned(), vec![("accept", "application/yaml")]),
+    ] {
+        let yaml = get(&target, &headers);
+        assert_eq!(
+            (yaml.status, yaml.header("content-type")),
+            (200, Some("application/yaml")),
+            "{target}"
+        );
+        assert!(String::from_utf8_lossy(&yaml.body).contains("kind: RecipeResult"));
+    }
+
+    // POST bodies, JSON and YAML; query by GET and POST.
+    let post = |target: &str, content_type: &str, body: &[u8]| {
+        call(
+            &agent,
+            "POST",
+            &worker.url(target),
+            &[("content-type", content_type)],
+            Some(body),
+        )
+    };
+    let by_json = post(
+        "/v1/recipe",
+        "application/json",
+        br#"{"kind":"RecipeCriteria","spec":{"service":"eks","accelerator":"h100"}}"#,
+    );
+    let by_yaml = post(
+        "/v1/recipe",
+        "application/yaml",
+        b"kind: RecipeCriteria\nspec:\n  service: eks\n  accelerator: h100\n",
+    );
+    assert_eq!((by_json.status, by_yaml.status), (200, 200));
+    assert_eq!(by_json.body, by_yaml.body);
+    let query = get("/v1/query?service=eks&selector=criteria.service", &[]);
+    assert_eq!((query.status, query.json()), (200, Value::from("eks")));
+    let query = post(
+        "/v1/query",
+        "application/json",
+        br#"{"criteria":{"service":"gke"},"selector":"criteria.service"}"#,
+    );
+    assert_eq!((query.status, query.json()), (200, Value::from("gke")));
+
+    // Service routes and the OpenAPI document (the API crate's, unchanged).
+    assert_eq!(get("/health", &[]).json()["status"], "healthy");
+    assert_eq!(get("/ready", &[]).json()["status"], "ready");
+    let openapi = get("/openapi.json", &[]);
+    assert_eq!(openapi.status, 200);
+    assert_eq!(
+        openapi.body,
+        *in_process("GET", "/openapi.json", &[], b"").body()
+    );
+    let head = call(&agent, "HEAD", &worker.url(RECIPE), &[], None);
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    let options = call(&agent, "OPTIONS", &worker.url("/v1/recipe"), &[], None);
+    assert_eq!(
+        (options.status, options.header("allow")),
+        (204, Some("GET, HEAD, POST, OPTIONS"))
+    );
+
+    // Error classes: each a precise JSON error with the shared headers.
+    let error = |answer: &Answer, status: u16, what: &str| -> Value {
+        assert_eq!(
+            answer.status,
+            status,
+            "{what}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json"),
+            "{what}"
+        );
+        assert_eq!(answer.header("x-api-version"), Some("v1"), "{what}");
+        let body = answer.json();
+        assert!(
+            is_uuid(body["requestId"].as_str().unwrap_or("")),
+            "{what}: {body}"
+        );
+        body
+    };
+    let bad_enum = error(&get("/v1/recipe?accelerator=v100", &[]), 400, "bad enum");
+    assert_eq!(bad_enum["details"]["parameter"], "accelerator");
+    assert_eq!(bad_enum["details"]["value"], "v100");
+    assert!(
+        bad_enum["details"]["allowed"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("h100"))
+    );
+    let unknown_parameter = get(&format!("{RECIPE}&colour=blue"), &[]);
+    assert_eq!(
+        unknown_parameter.body, recipe.body,
+        "unknown parameters are ignored (upstream's rule)"
+    );
+    let bad_body = error(
+        &post("/v1/recipe", "application/json", b"{\"spec\": "),
+        400,
+        "bad body",
+    );
+    assert!(
+        bad_body["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("JSON")
+    );
+    let wrong_type = error(
+        &post("/v1/recipe", "text/plain", b"service=eks"),
+        400,
+        "wrong content type",
+    );
+    assert!(
+        wrong_type["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported content type"),
+        "{wrong_type}"
+    );
+    for size in [aicr_api::MAX_BODY_BYTES + 1, 4 * 1024 * 1024] {
+        let big = error(
+            &post("/v1/recipe", "application/json", &vec![b' '; size]),
+            413,
+            "oversize body",
+        );
+        assert_eq!(big["details"]["limit"], aicr_api::MAX_BODY_BYTES);
+    }
+    let put = call(&agent, "PUT", &worker.url("/v1/recipe"), &[], Some(b"{}"));
+    error(&put, 405, "wrong method");
+    assert_eq!(put.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
+    let missing = error(&get("/v2/recipe", &[]), 404, "unknown path");
+    assert_eq!(missing["details"]["path"], "/v2/recipe");
+    error(
+        &call(&agent, "POST", &worker.url("/v1/bundle"), &[], Some(b"{}")),
+        501,
+        "bundle",
+    );
+}
+
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn explorer_index_is_served_from_www() {
+    let index = root().join("www/index.html");
+    let expected = std::fs::read(&index).unwrap_or_else(|e| {
+        panic!("{}: {e} — the explorer (www/) has not landed; the worker serves it through wrangler assets", index.display())
+    });
+    let worker = start(BUILD_ENV, &[]);
+    let page = call(&agent(), "GET", &worker.url("/"), &[], None);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html"),
+        "{:?}",
+        page.header("content-type")
+    );
+    assert_eq!(page.body, expected, "/ is not www/index.html");
+    // API paths still reach the worker with the explorer in place.
+    assert_eq!(
+        call(&agent(), "GET", &worker.url("/health"), &[], None).json()["status"],
+        "healthy"
+    );
+}
+
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn configuration_comes_from_worker_vars() {
+    let worker = start(
+        BUILD_ENV,
+        &[
+            ("AICR_ALLOWED_SERVICES", "eks"),
+            ("AICR_CACHE_MAX_AGE", "42"),
+        ],
+    );
+    let agent = agent();
+    let eks = call(
+        &agent,
+        "GET",
+        &worker.url("/v1/recipe?service=eks"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (eks.status, eks.header("cache-control")),
+        (200, Some("public, max-age=42"))
+    );
+    let gke = call(
+        &agent,
+        "GET",
+        &worker.url("/v1/recipe?service=gke"),
+        &[],
+        None,
+    );
+    assert_eq!(gke.status, 400);
+    assert_eq!(gke.json()["details"]["allowed"], serde_json::json!(["eks"]));
+    drop(worker);
+
+    let broken = start(BUILD_ENV, &[("AICR_CACHE_MAX_AGE", "ten minutes")]);
+    let answer = call(&agent, "GET", &broken.url(RECIPE), &[], None);
+    assert_eq!(answer.status, 500);
+    let body = answer.json();
+    assert_eq!(body["message"], "Invalid worker configuration");
+    assert_eq!(body["details"]["variable"], "AICR_CACHE_MAX_AGE");
+}
+
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn two_thousand_requests_sixteen_at_a_time_without_an_error() {
+    const REQUESTS: usize = 2000;
+    const CONCURRENCY: usize = 16;
+    let worker = start(BUILD_ENV, &[]);
+    let targets = [
+        RECIPE,
+        "/v1/recipe?service=gke&intent=inference",
+        "/v1/query?service=aks&selector=criteria",
+        "/health",
+    ];
+    let started = Instant::now();
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CONCURRENCY)
+            .map(|t| {
+                let worker = &worker;
+                scope.spawn(move || {
+                    let agent = agent();
+                    (t..REQUESTS)
+                        .step_by(CONCURRENCY)
+                        .filter_map(|i| {
+                            let target = targets[i % targets.len()];
+                            let answer = call(&agent, "GET", &worker.url(target), &[], None);
+                            (answer.status != 200)
+                                .then(|| format!("#{i} {target}: {}", answer.status))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("load thread"))
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{REQUESTS} requests, {CONCURRENCY} concurrent: {elapsed:.2} s, {:.0} requests/s",
+        REQUESTS as f64 / elapsed
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(10)]
+    );
+}
+
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn upstream_conformance_cases_pass_over_http() {
+    let shared = root().join("../shared");
+    let cases = shared.join("conformance");
+    let options = |url: &str, env_cases| Options {
+        catalog: shared.join("aicr-upstream/recipes"),
+        cases: cases.clone(),
+        deviations: Some(root().join("tests/conformance-deviations.tsv")),
+        url: Some(url.to_owned()),
+        env_cases,
+    };
+    let plain = start(UPSTREAM_BUILD_ENV, &[]);
+    let summary = aicr_conformance::run(&options(&plain.base, EnvCases::Skip))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(plain);
+    // Cases recorded with allowlists run against a worker started with that configuration.
+    let all = load_cases(&cases).unwrap_or_else(|e| panic!("{e}"));
+    let envs: std::collections::BTreeSet<_> = all
+        .iter()
+        .map(|c| &c.server_env)
+        .filter(|e| !e.is_empty())
+        .collect();
+    assert!(
+        envs.len() <= 1,
+        "cases need {} different server configurations; start one worker each",
+        envs.len()
+    );
+    let mut failed = summary.failed;
+    let mut passed = summary.passed;
+    if let Some(env) = envs.first() {
+        let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let configured = start(UPSTREAM_BUILD_ENV, &vars);
+        let more = aicr_conformance::run(&options(&configured.base, EnvCases::Only))
+            .unwrap_or_else(|e| panic!("{e}"));
+        failed += more.failed;
+        passed += more.passed;
+    }
+    eprintln!("conformance over HTTP against workerd: {passed} passed, {failed} failed");
+    assert_eq!(failed, 0);
+    assert!(passed > 0, "no case ran");
+}

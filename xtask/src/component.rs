@@ -1,0 +1,388 @@
+//! The WASI component `aicr.wasm` (crates/component, WIT in wit/): build it, transpile it
+//! for JS with jco, test it in wasmtime (tests/component-host), over a real socket through
+//! its `wasi:http` export (`jco serve`, upstream catalog, the conformance runner) and from
+//! Node (`node --test tests/js/component.test.mjs`), and measure it for `cargo xtask bench`.
+//!
+//! wasmtime-cli takes ~17 min to compile here, so nothing installs it: the `wasmtime run`
+//! path is exercised through wasmtime's own crates (the host test's command world), and
+//! `wasmtime serve`'s through `jco serve`, another `wasi:http` host.
+
+use crate::bench::Row;
+use crate::steps::{Result, output, root, run};
+use crate::toolchain::{WASM_WASIP2, WasmRoute, wasm_cargo, wasm_route, wasm_target_dir};
+use crate::{conformance, setup};
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which catalog the component embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    /// `recipes/`, what ships.
+    Ours,
+    /// `../shared/aicr-upstream/recipes`, for conformance over HTTP.
+    Upstream,
+}
+
+/// Seconds `jco serve` may take to answer its first request.
+const SERVE_READY_SECS: u64 = 60;
+/// Seconds one node test or bench run may take.
+const NODE_TIMEOUT_SECS: &str = "300";
+/// Criteria the JS test resolves (field, value pairs as a form would send them).
+const JS_CASES: &[&[(&str, &str)]] = &[
+    &[],
+    &[
+        ("service", "eks"),
+        ("accelerator", "h100"),
+        ("intent", "training"),
+    ],
+    &[
+        ("service", "gke"),
+        ("accelerator", "h100"),
+        ("os", "cos"),
+        ("intent", "inference"),
+    ],
+    &[
+        ("service", "eks"),
+        ("accelerator", "gb200"),
+        ("os", "ubuntu"),
+        ("intent", "training"),
+        ("platform", "kubeflow"),
+        ("nodes", "8"),
+    ],
+];
+
+fn target_dir(catalog: Catalog) -> PathBuf {
+    match (catalog, wasm_route()) {
+        (Catalog::Ours, route) => wasm_target_dir(route),
+        // Shared with the worker's upstream build: same catalog, so nothing flip-flops.
+        (Catalog::Upstream, WasmRoute::Rustup) => root().join("target/upstream"),
+        (Catalog::Upstream, WasmRoute::Debian) => root().join("target/deb-upstream"),
+    }
+}
+
+/// Path of the built component (the README's stable path for our catalog:
+/// `target/wasm32-wasip2/release/aicr.wasm` on the rustup route).
+pub fn wasm(catalog: Catalog) -> PathBuf {
+    target_dir(catalog)
+        .join(WASM_WASIP2)
+        .join("release/aicr.wasm")
+}
+
+/// Where `jco transpile` writes the ES module package.
+pub fn js_package() -> PathBuf {
+    root().join("target/component-js")
+}
+
+/// Builds `aicr.wasm` with a catalog.
+pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
+    let mut cmd = wasm_cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "aicr-component",
+        "--target",
+        WASM_WASIP2,
+    ]);
+    if catalog == Catalog::Upstream {
+        let recipes = root().join("../shared/aicr-upstream/recipes");
+        let recipes = recipes
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", recipes.display()))?;
+        cmd.env("AICR_CATALOG_DIR", recipes)
+            .env("CARGO_TARGET_DIR", target_dir(catalog));
+    }
+    run(&mut cmd)?;
+    let path = wasm(catalog);
+    eprintln!(
+        "{}: {} bytes, {} gzip -9",
+        path.display(),
+        file_len(&path)?,
+        crate::web::gzip_len(&path)?
+    );
+    Ok(path)
+}
+
+/// `jco transpile` of our component into an ES module package (`package.json` included),
+/// importable from Node and bundlers: `import { resolver } from "<dir>/aicr.js"`.
+pub fn transpile() -> Result<PathBuf> {
+    setup::npm_install(".")?;
+    let out = js_package();
+    let _ = std::fs::remove_dir_all(&out);
+    run(Command::new(node_bin("jco"))
+        .arg("transpile")
+        .arg(wasm(Catalog::Ours))
+        .args(["--name", "aicr", "-o"])
+        .arg(&out))?;
+    let shim = root().join("node_modules/@bytecodealliance/preview2-shim/package.json");
+    let shim_version = std::fs::read(&shim)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .ok_or(format!("{} not found (npm install)", shim.display()))?;
+    let manifest = serde_json::json!({
+        "name": "@aicr-edge/recipe",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "The aicr-edge recipe engine as a WASI component, transpiled by jco",
+        "license": "Apache-2.0",
+        "type": "module",
+        "main": "./aicr.js",
+        "types": "./aicr.d.ts",
+        "exports": { ".": { "types": "./aicr.d.ts", "default": "./aicr.js" } },
+        "dependencies": { "@bytecodealliance/preview2-shim": shim_version },
+    });
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("package.json"), text + "\n").map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// `cargo xtask build`'s part: the component for our catalog and its JS package.
+pub fn build() -> Result {
+    build_wasm(Catalog::Ours)?;
+    transpile().map(drop)
+}
+
+/// Test step: the wasmtime host tests (every export, the whole criteria cross product
+/// against the native engine, `wasi:cli/run`, memory bound, size budget).
+pub fn host_tests() -> Result {
+    let wasm = build_wasm(Catalog::Ours)?;
+    run(crate::steps::cargo()
+        .args(["test", "-p", "aicr-component-host"])
+        .env("AICR_COMPONENT_WASM", wasm))
+}
+
+/// A `jco serve` of a component on 127.0.0.1; its process group is stopped when dropped.
+struct JcoServer {
+    child: Child,
+    url: String,
+}
+
+impl JcoServer {
+    /// Serves `wasm` with `env` as the component's environment (its configuration).
+    fn start(wasm: &Path, env: &BTreeMap<String, String>) -> Result<JcoServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new(node_bin("jco"))
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg(wasm)
+            .envs(env)
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start jco serve: {e}"))?;
+        let server = JcoServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(SERVE_READY_SECS) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                eprintln!(
+                    "jco serve ready at {} in {:.1} s",
+                    server.url,
+                    start.elapsed().as_secs_f64()
+                );
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!(
+            "jco serve did not listen on port {port} within {SERVE_READY_SECS} s"
+        ))
+    }
+}
+
+impl Drop for JcoServer {
+    fn drop(&mut self) {
+        // jco serve runs the server in a child node process: stop the whole group it leads.
+        let pgid = self.child.id() as libc::pid_t;
+        unsafe {
+            libc::kill(-pgid, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Test step: the `wasi:http` export, built with the upstream catalog and served by a
+/// real `wasi:http` host on a socket, passes the recorded upstream conformance cases: those
+/// without server configuration against a plain server, then the allowlist cases against
+/// a server started with their environment.
+pub fn http_conformance() -> Result {
+    let shared = root().join("../shared");
+    if !shared.exists() {
+        eprintln!(
+            "SKIPPED: {} is absent, so the upstream conformance cases cannot run",
+            shared.display()
+        );
+        return Ok(());
+    }
+    setup::npm_install(".")?;
+    let wasm = build_wasm(Catalog::Upstream)?;
+    let cases = shared.join("conformance");
+    let mut envs: Vec<BTreeMap<String, String>> = aicr_conformance::load_cases(&cases)?
+        .into_iter()
+        .map(|c| c.server_env)
+        .filter(|env| !env.is_empty())
+        .collect();
+    envs.sort();
+    envs.dedup();
+    if envs.len() > 1 {
+        return Err(format!(
+            "the configured cases need {} different server environments; one is supported",
+            envs.len()
+        ));
+    }
+    let runs = std::iter::once((BTreeMap::new(), conformance::EnvCases::Skip)).chain(
+        envs.into_iter()
+            .map(|env| (env, conformance::EnvCases::Only)),
+    );
+    for (env, env_cases) in runs {
+        let server = JcoServer::start(&wasm, &env)?;
+        conformance::run_with(&conformance::Options {
+            catalog: shared.join("aicr-upstream/recipes"),
+            cases: cases.clone(),
+            deviations: Some(root().join("tests/conformance-deviations.tsv")),
+            url: Some(server.url.clone()),
+            env_cases,
+        })?;
+    }
+    Ok(())
+}
+
+/// The native engine's documents for [`JS_CASES`], as the JS test's expectations.
+fn write_expected(path: &Path) -> Result {
+    let catalog = aicr_embedded_catalog::catalog();
+    let mut cases = Vec::new();
+    for pairs in JS_CASES {
+        let criteria = aicr_recipe::Criteria::from_raw(|f| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == f.as_str())
+                .map(|(_, v)| *v)
+        })
+        .map_err(|e| e.to_string())?;
+        let recipe = catalog.resolve(&criteria).map_err(|e| e.to_string())?;
+        let json = aicr_api::Format::Json
+            .render(&recipe)
+            .map_err(|e| e.message)?;
+        cases.push(serde_json::json!({
+            "raw": pairs.iter().map(|(k, v)| [*k, *v]).collect::<Vec<_>>(),
+            "json": String::from_utf8(json).map_err(|e| e.to_string())?,
+        }));
+    }
+    let doc = serde_json::json!({ "catalog": catalog.info(), "cases": cases });
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
+    std::fs::write(path, doc.to_string()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Test step: the jco-transpiled package resolves in Node like the native engine.
+pub fn js_tests() -> Result {
+    build_wasm(Catalog::Ours)?;
+    let package = transpile()?;
+    let expected = root().join("target/test-output/component-expected.json");
+    write_expected(&expected)?;
+    run(node()
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "tests/js/component.test.mjs",
+        ])
+        .env("COMPONENT_JS", package.join("aicr.js"))
+        .env("COMPONENT_EXPECTED", &expected))
+}
+
+/// Bench rows: component bytes, and from one run each of the wasmtime host's
+/// `component-bench` and `tests/js/component.bench.mjs`, the instantiate and resolve
+/// medians with their ratio to the native resolve measured in the same process.
+pub fn bench_rows() -> Result<Vec<Row>> {
+    let wasm = build_wasm(Catalog::Ours)?;
+    let package = transpile()?;
+    let mut rows = vec![
+        Row {
+            name: "component aicr.wasm raw".into(),
+            value: file_len(&wasm)? as f64,
+            unit: "B",
+            note: "budget 1,500,000 B".into(),
+        },
+        Row {
+            name: "component aicr.wasm gzip -9".into(),
+            value: crate::web::gzip_len(&wasm)? as f64,
+            unit: "B",
+            note: "budget 400,000 B".into(),
+        },
+    ];
+    // Release without LTO: wasmtime with fat LTO takes minutes to link on 2 cores, and
+    // the host's own code is not what is measured.
+    let text = output(
+        crate::steps::cargo()
+            .args(["run", "--release", "--config", "profile.release.lto=false", "--config", "profile.release.codegen-units=16"])
+            .args(["-p", "aicr-component-host", "--bin", "component-bench"])
+            .env("AICR_COMPONENT_WASM", &wasm),
+    )
+    .ok_or("component-bench failed (run `cargo run -p aicr-component-host --bin component-bench` to see why)")?;
+    let wasmtime = parse(&text)?;
+    let native = wasmtime
+        .get("native_resolve_ns")
+        .and_then(serde_json::Value::as_f64);
+    rows.extend(rows_of(&wasmtime, "wasmtime", native));
+    let text = output(
+        node()
+            .arg("tests/js/component.bench.mjs")
+            .env("COMPONENT_JS", package.join("aicr.js")),
+    )
+    .ok_or("tests/js/component.bench.mjs failed")?;
+    rows.extend(rows_of(&parse(&text)?, "node/jco", native));
+    Ok(rows)
+}
+
+fn parse(text: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_str(text.trim()) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(format!("bench output is not a JSON object: {text}")),
+    }
+}
+
+/// Rows from a bench program's `{"<what>_ns": median, ...}`, each with its ratio to the
+/// native engine's resolve of the same criteria (measured by the wasmtime host).
+fn rows_of(
+    map: &serde_json::Map<String, serde_json::Value>,
+    host: &str,
+    native: Option<f64>,
+) -> Vec<Row> {
+    map.iter()
+        .filter_map(|(key, v)| Some((key.strip_suffix("_ns")?, v.as_f64()?)))
+        .map(|(key, ns)| Row {
+            name: format!("component {host}: {}", key.replace('_', " ")),
+            value: ns,
+            unit: "ns",
+            note: match native {
+                Some(_) if key == "native_resolve" => {
+                    "the engine called natively (the ratios' base)".into()
+                }
+                Some(n) => format!("{:.1}× native resolve", ns / n),
+                None => String::new(),
+            },
+        })
+        .collect()
+}
+
+fn file_len(path: &Path) -> Result<u64> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn node_bin(name: &str) -> PathBuf {
+    root().join("node_modules/.bin").join(name)
+}
+
+fn node() -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args([NODE_TIMEOUT_SECS, "node"]).current_dir(root());
+    cmd
+}
