@@ -2,7 +2,7 @@
 
 use crate::setup;
 use crate::steps::{self, Result, cargo};
-use crate::toolchain::{WASM_TARGETS, wasm_cargo, wasm_route};
+use crate::toolchain::{WASM_TARGETS, WasmRoute, wasm_cargo_on, wasm_route};
 
 /// Crates that must compile for both wasm targets (the engine and what hosts share).
 pub const PORTABLE_CRATES: &[&str] = &["aicr-recipe", "aicr-embedded-catalog", "aicr-api"];
@@ -23,11 +23,23 @@ pub fn run_native() -> Result {
     steps::run(cargo().args(["build", "--workspace", "--all-targets"]))
 }
 
-/// Builds the portable crates for both wasm targets (release, as shipped).
+/// Builds the portable crates for both wasm targets (release, as shipped) on this
+/// machine's route.
 pub fn portable_wasm() -> Result {
-    eprintln!("wasm route: {:?}", wasm_route());
+    portable_wasm_on(wasm_route())
+}
+
+/// The same build forced onto Debian's `rustc-web` + `-Zbuild-std` route, so the fallback
+/// that machines without rustup's wasm targets take is proven on every run.
+pub fn portable_wasm_debian_route() -> Result {
+    setup::apt_install(setup::DEBIAN_WASM_PACKAGES)?;
+    portable_wasm_on(WasmRoute::Debian)
+}
+
+fn portable_wasm_on(route: WasmRoute) -> Result {
+    eprintln!("wasm route: {route:?}");
     for target in WASM_TARGETS {
-        let mut cmd = wasm_cargo();
+        let mut cmd = wasm_cargo_on(route);
         cmd.args(["build", "--release", "--target", target]);
         for krate in PORTABLE_CRATES {
             cmd.args(["-p", krate]);

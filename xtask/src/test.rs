@@ -67,6 +67,10 @@ const STEPS: &[Step] = &[
         run: build::portable_wasm,
     },
     Step {
+        name: "engine builds for both wasm targets on the Debian -Zbuild-std route",
+        run: build::portable_wasm_debian_route,
+    },
+    Step {
         name: "explorer wasm within its gzip budget",
         run: crate::web::size_budget,
     },

@@ -95,7 +95,11 @@ pub fn wasm_env(route: WasmRoute) -> Vec<(&'static str, String)> {
 
 /// A `cargo` for wasm builds on the current route.
 pub fn wasm_cargo() -> Command {
-    let route = wasm_route();
+    wasm_cargo_on(wasm_route())
+}
+
+/// A `cargo` for wasm builds on a given route.
+pub fn wasm_cargo_on(route: WasmRoute) -> Command {
     let mut cmd = match route {
         WasmRoute::Rustup => cargo(),
         WasmRoute::Debian => {

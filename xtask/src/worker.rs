@@ -261,7 +261,7 @@ pub fn serve(args: &[String]) -> Result {
     }
     crate::setup::wasm_std()?;
     built(Catalog::Ours)?;
-    let mut child = wrangler_dev(port, None, &[])
+    let mut child = wrangler_dev(port, &root().join("wrangler.toml"), &[])
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start wrangler: {e}; run `cargo xtask setup`"))?;
@@ -312,7 +312,10 @@ fn wrk_duration_ns(text: &str) -> Option<f64> {
 /// 10 s, so the whole bench stays under 15 s): requests/s, p50 and p99 rows for the table.
 pub fn bench_rows() -> Result<Vec<Row>> {
     apt_install(&["wrk"])?;
-    let worker = LocalWorker::start(Some(&built(Catalog::Ours)?), &[])?;
+    let worker = {
+        built(Catalog::Ours)?;
+        LocalWorker::start(None, &[])?
+    };
     let url = worker.url(BENCH_TARGET);
     // One short warm-up so workerd has compiled the wasm before measuring.
     output(Command::new("wrk").args(["-t1", "-c1", "-d1s", &url]));
