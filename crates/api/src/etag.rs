@@ -18,11 +18,15 @@ pub fn strong_etag(parts: &[&str]) -> String {
 
 /// RFC 9110 `If-None-Match`: `*`, or a list where any tag matches by weak comparison.
 pub fn if_none_match_hits(header: &str, etag: &str) -> bool {
+    header.split(',').any(|t| t.trim() == "*") || lists_tag(header, etag)
+}
+
+/// Whether `If-None-Match` names this very tag (weak comparison), ignoring `*`. Only then
+/// may the answer be skipped before knowing that a representation exists.
+pub fn lists_tag(header: &str, etag: &str) -> bool {
     let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     let ours = opaque(etag);
-    header
-        .split(',')
-        .any(|t| t.trim() == "*" || opaque(t) == ours)
+    header.split(',').any(|t| opaque(t) == ours)
 }
 
 #[cfg(test)]

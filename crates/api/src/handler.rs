@@ -123,6 +123,14 @@ impl<'c> Api<'c> {
     }
 }
 
+/// The request's `If-None-Match` header, if readable.
+pub(crate) fn if_none_match(request: &Request<Vec<u8>>) -> Option<&str> {
+    request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+}
+
 fn set(response: &mut Response<Vec<u8>>, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, v);
@@ -136,11 +144,7 @@ impl Handler for Api<'_> {
         let mut response = match self.route(request, ctx) {
             Ok(success) => {
                 let not_modified = success.etag.as_deref().is_some_and(|tag| {
-                    request
-                        .headers()
-                        .get(header::IF_NONE_MATCH)
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|h| if_none_match_hits(h, tag))
+                    if_none_match(request).is_some_and(|h| if_none_match_hits(h, tag))
                 });
                 let (status, body) = if not_modified {
                     (StatusCode::NOT_MODIFIED, Vec::new())

@@ -224,24 +224,44 @@ fn criteria_key(c: &Criteria) -> String {
         .join("/")
 }
 
-pub fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
-    let params = QueryParams::parse(request.uri().query())?;
-    let format = Format::negotiate(params.get("format"), accept(request))?;
-    let criteria = recipe_criteria(api, request, &params)?;
-    let recipe = resolve(api, &criteria)?;
-    let body = format.render(&recipe)?;
-    let etag = strong_etag(&[
-        &api.catalog.info().digest,
-        "recipe",
-        &criteria_key(&criteria),
-        format.as_str(),
-    ]);
+/// A cacheable 200: the ETag names the representation (catalog digest, route, normalised
+/// inputs, format), so a matching `If-None-Match` skips resolving and rendering; the
+/// handler then answers 304.
+fn cacheable(
+    api: &Api<'_>,
+    request: &Request<Vec<u8>>,
+    format: Format,
+    key: &[&str],
+    render: impl FnOnce() -> Result<Vec<u8>, ApiError>,
+) -> Answer {
+    let digest = api.catalog.info().digest.as_str();
+    let parts: Vec<&str> = std::iter::once(digest)
+        .chain(key.iter().copied())
+        .chain([format.as_str()])
+        .collect();
+    let etag = strong_etag(&parts);
+    let known =
+        crate::handler::if_none_match(request).is_some_and(|h| crate::etag::lists_tag(h, &etag));
+    let body = if known { Vec::new() } else { render()? };
     Ok(Success {
         status: StatusCode::OK,
         content_type: format.content_type(),
         body,
         etag: Some(etag),
     })
+}
+
+pub fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+    let params = QueryParams::parse(request.uri().query())?;
+    let format = Format::negotiate(params.get("format"), accept(request))?;
+    let criteria = recipe_criteria(api, request, &params)?;
+    cacheable(
+        api,
+        request,
+        format,
+        &["recipe", &criteria_key(&criteria)],
+        || format.render(&resolve(api, &criteria)?),
+    )
 }
 
 pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
@@ -278,30 +298,28 @@ pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -
             .detail("received", selector.len()));
     }
     allowlist(api, &criteria)?;
-    let recipe = resolve(api, &criteria)?;
-    let value = recipe.query(&selector).map_err(|e| match e {
-        QueryError::NotFound { .. } => {
-            ApiError::new(ErrorCode::NotFound, "Selector path not found")
-                .detail("selector", truncate(&selector))
-                .detail("error", e.to_string())
-        }
-        QueryError::Values(_) => ApiError::new(ErrorCode::Internal, "Values hydration failed")
-            .detail("error", e.to_string()),
-    })?;
-    let body = format.render(&value)?;
-    let etag = strong_etag(&[
-        &api.catalog.info().digest,
-        "query",
-        &criteria_key(&criteria),
-        &selector,
-        format.as_str(),
-    ]);
-    Ok(Success {
-        status: StatusCode::OK,
-        content_type: format.content_type(),
-        body,
-        etag: Some(etag),
-    })
+    cacheable(
+        api,
+        request,
+        format,
+        &["query", &criteria_key(&criteria), &selector],
+        || {
+            let value = resolve(api, &criteria)?
+                .query(&selector)
+                .map_err(|e| match e {
+                    QueryError::NotFound { .. } => {
+                        ApiError::new(ErrorCode::NotFound, "Selector path not found")
+                            .detail("selector", truncate(&selector))
+                            .detail("error", e.to_string())
+                    }
+                    QueryError::Values(_) => {
+                        ApiError::new(ErrorCode::Internal, "Values hydration failed")
+                            .detail("error", e.to_string())
+                    }
+                })?;
+            format.render(&value)
+        },
+    )
 }
 
 pub fn bundle(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
