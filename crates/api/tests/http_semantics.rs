@@ -132,6 +132,23 @@ fn etag_gives_304_and_depends_on_criteria_and_format() {
         b"",
     );
     assert_eq!(stale.status(), StatusCode::OK);
+    let star = send(
+        &api(),
+        "GET",
+        "/v1/recipe?service=eks",
+        &[("if-none-match", "*")],
+        b"",
+    );
+    assert_eq!(star.status(), StatusCode::NOT_MODIFIED);
+    // `*` only matches a representation that exists: a missing selector stays a 404.
+    let missing = send(
+        &api(),
+        "GET",
+        "/v1/query?selector=nope",
+        &[("if-none-match", "*")],
+        b"",
+    );
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
 #[test]
