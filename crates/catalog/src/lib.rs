@@ -14,3 +14,12 @@ mod documents;
 mod load;
 
 pub use load::{Diagnostic, Loaded, load_dir};
+
+/// Diagnostics as text, one per line (for panics, logs and build failures).
+pub fn describe(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -48,8 +48,12 @@ fn context() -> RequestContext {
 impl Transport {
     pub fn in_process(dir: &Path) -> Result<Transport, String> {
         let loaded = aicr_catalog::load_dir(dir, "conformance").map_err(|errors| {
-            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            format!("catalog {} is broken:\n{}", dir.display(), list.join("\n"))
+            format!(
+                "catalog {} is broken:
+{}",
+                dir.display(),
+                aicr_catalog::describe(&errors)
+            )
         })?;
         Ok(Transport::InProcess(Box::new(loaded.catalog)))
     }

@@ -1,21 +1,12 @@
 //! Engine benchmarks: resolve for representative criteria on our catalog and upstream's,
 //! and `/v1/query` selectors over the hydrated recipe. `cargo xtask bench` prints a table.
 
-use aicr_recipe::{Accelerator, Catalog, Criteria, Intent, Os, Platform, Service};
+use aicr_recipe::{Accelerator, Criteria, Intent, Os, Platform, Service};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::path::PathBuf;
 
-fn load(relative: &str) -> Option<Catalog> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    dir.exists().then(|| {
-        aicr_catalog::load_dir(&dir, relative)
-            .expect("catalog loads")
-            .catalog
-    })
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 /// The criteria sets the issue names, with short labels.
 pub fn cases() -> [(&'static str, Criteria); 4] {
@@ -53,11 +44,10 @@ pub fn cases() -> [(&'static str, Criteria); 4] {
 }
 
 fn benches(c: &mut Criterion) {
-    for (label, dir) in [
-        ("ours", "recipes"),
-        ("upstream", "../shared/aicr-upstream/recipes"),
-    ] {
-        let Some(catalog) = load(dir) else { continue };
+    for (label, dir) in support::CATALOG_DIRS {
+        let Some(catalog) = support::load(dir) else {
+            continue;
+        };
         let mut group = c.benchmark_group(format!("resolve {label}"));
         for (name, criteria) in cases() {
             group.bench_function(name, |b| {

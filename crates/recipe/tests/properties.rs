@@ -4,26 +4,16 @@
 
 use aicr_recipe::{Accelerator, Catalog, Criteria, Field, Intent, Os, Platform, Service};
 use proptest::prelude::*;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 
-fn load(relative: &str) -> Option<Catalog> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    dir.exists().then(|| {
-        aicr_catalog::load_dir(&dir, relative)
-            .expect("catalog loads")
-            .catalog
-    })
-}
+mod support;
+use std::sync::OnceLock;
 
 fn catalogs() -> &'static [Catalog] {
     static ALL: OnceLock<Vec<Catalog>> = OnceLock::new();
     ALL.get_or_init(|| {
-        ["recipes", "../shared/aicr-upstream/recipes"]
-            .into_iter()
-            .filter_map(load)
+        support::CATALOG_DIRS
+            .iter()
+            .filter_map(|(_, dir)| support::load(dir))
             .collect()
     })
 }
