@@ -21,7 +21,7 @@ const README_ARGS: &[&str] = &[
 
 #[test]
 fn recipe_prints_the_native_yaml_and_json() {
-    let host = Host::shared();
+    let Some(host) = Host::shared() else { return };
     let criteria = Criteria {
         service: Service::Eks,
         accelerator: Accelerator::H100,
@@ -49,7 +49,7 @@ fn recipe_prints_the_native_yaml_and_json() {
 
 #[test]
 fn query_prints_the_selected_value() {
-    let host = Host::shared();
+    let Some(host) = Host::shared() else { return };
     let out = host
         .run(&[
             "query",
@@ -75,7 +75,8 @@ fn query_prints_the_selected_value() {
 
 #[test]
 fn help_goes_to_stdout_and_succeeds() {
-    let out = Host::shared().run(&["--help"]).unwrap();
+    let Some(host) = Host::shared() else { return };
+    let out = host.run(&["--help"]).unwrap();
     assert!(out.success);
     assert!(
         out.stdout.starts_with("usage: aicr recipe"),
@@ -86,7 +87,7 @@ fn help_goes_to_stdout_and_succeeds() {
 
 #[test]
 fn bad_input_names_flag_value_and_allowed_values() {
-    let host = Host::shared();
+    let Some(host) = Host::shared() else { return };
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["recipe", "--service", "lke"],

@@ -24,7 +24,7 @@ pub const BUILD_ENV: &str = "AICR_WORKER_BUILD";
 /// Names the folder of a worker built on the upstream catalog (conformance).
 pub const UPSTREAM_BUILD_ENV: &str = "AICR_UPSTREAM_WORKER_BUILD";
 
-/// How long a worker may take from launch to its first `/health` 200.
+/// How long a worker may take from launch to its first answer on `/health`.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a stopping worker gets before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -37,11 +37,11 @@ pub fn root() -> PathBuf {
         .expect("workspace root exists")
 }
 
-/// `wrangler dev` of the root `wrangler.toml` in local mode on 127.0.0.1:`port`, with
-/// telemetry and the vendor's `Request.cf` download off (no network needed). `script`
-/// replaces `main` (another build of the worker); `vars` override worker vars. The command
-/// leads its own process group, so [`stop_group`] can stop wrangler and its workerd together.
-pub fn wrangler_dev(port: u16, script: Option<&Path>, vars: &[(&str, &str)]) -> Command {
+/// `wrangler dev` of a wrangler config (the root `wrangler.toml` unless testing another
+/// build) in local mode on 127.0.0.1:`port`, with telemetry and the vendor's `Request.cf`
+/// download off (no network needed); `vars` override worker vars. The command leads its
+/// own process group, so [`stop_group`] can stop wrangler and its workerd together.
+pub fn wrangler_dev(port: u16, config: &Path, vars: &[(&str, &str)]) -> Command {
     let root = root();
     let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
     cmd.current_dir(&root)
@@ -55,15 +55,12 @@ pub fn wrangler_dev(port: u16, script: Option<&Path>, vars: &[(&str, &str)]) -> 
         .arg("--port")
         .arg(port.to_string())
         .arg("--config")
-        .arg(root.join("wrangler.toml"))
+        .arg(config)
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .process_group(0);
     for (name, value) in vars {
         cmd.arg("--var").arg(format!("{name}:{value}"));
-    }
-    if let Some(script) = script {
-        cmd.arg(script);
     }
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
@@ -124,6 +121,26 @@ pub fn build_dir(variable: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// A wrangler config for `build` alone (no static assets), next to it, with the root
+/// config's compatibility date so both run the same runtime semantics.
+fn api_only_config(build: &Path) -> Result<PathBuf, String> {
+    let root_config = root().join("wrangler.toml");
+    let text = std::fs::read_to_string(&root_config)
+        .map_err(|e| format!("{}: {e}", root_config.display()))?;
+    let date = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("compatibility_date"))
+        .ok_or_else(|| format!("{}: no compatibility_date", root_config.display()))?;
+    let main = build.join("index.js");
+    let config = build.with_file_name("wrangler-api-only.toml");
+    let body = format!(
+        "name = \"aicr-edge-test\"\nmain = {:?}\n{date}\nsend_metrics = false\n",
+        main.display().to_string()
+    );
+    std::fs::write(&config, body).map_err(|e| format!("{}: {e}", config.display()))?;
+    Ok(config)
+}
+
 /// A worker running in local workerd; stopped when dropped.
 pub struct LocalWorker {
     child: Child,
@@ -133,8 +150,10 @@ pub struct LocalWorker {
 }
 
 impl LocalWorker {
-    /// Starts `build/index.js` (default: the `main` of `wrangler.toml`) with `vars`, and
-    /// waits until `/health` answers 200.
+    /// Starts the worker with `vars` and waits until `/health` answers (any status: a
+    /// misconfigured worker answers 500). `None` runs the root `wrangler.toml` (the shipped
+    /// build, with the explorer's assets); `Some(build)` runs that build alone, API only,
+    /// from a config written beside it.
     pub fn start(build: Option<&Path>, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
         let port = free_port()?;
         let logs = root().join("target/worker-e2e");
@@ -142,8 +161,11 @@ impl LocalWorker {
         let log = logs.join(format!("wrangler-{port}.log"));
         let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
-        let script = build.map(|b| b.join("index.js"));
-        let mut cmd = wrangler_dev(port, script.as_deref(), vars);
+        let config = match build {
+            None => root().join("wrangler.toml"),
+            Some(build) => api_only_config(build)?,
+        };
+        let mut cmd = wrangler_dev(port, &config, vars);
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = cmd.spawn().map_err(|e| {
             format!("cannot start wrangler ({cmd:?}): {e}; run `cargo xtask setup`")
@@ -169,17 +191,14 @@ impl LocalWorker {
                     self.log_tail()
                 ));
             }
-            if agent
-                .get(&format!("{}/health", self.base))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return Ok(());
+            match agent.get(&format!("{}/health", self.base)).call() {
+                Ok(_) | Err(ureq::Error::Status(..)) => return Ok(()),
+                Err(_) => {}
             }
             sleep(Duration::from_millis(100));
         }
         Err(format!(
-            "no 200 from {}/health within {READY_TIMEOUT:?}:\n{}",
+            "no answer from {}/health within {READY_TIMEOUT:?}:\n{}",
             self.base,
             self.log_tail()
         ))

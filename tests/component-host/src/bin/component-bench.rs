@@ -16,7 +16,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 }
 
 fn main() -> wasmtime::Result<()> {
-    let host = Host::shared();
+    let host = Host::shared().ok_or_else(|| wasmtime::format_err!("build the component first"))?;
     let criteria = Criteria {
         service: Service::Eks,
         accelerator: Accelerator::H100,
