@@ -87,6 +87,11 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
         "--target",
         WASM_WASIP2,
     ]);
+    if wasm_route() == WasmRoute::Debian {
+        // wasm-component-ld links through Debian's `rust-lld`, a link to lld-22, which
+        // rustc-web does not always pull in.
+        setup::apt_install(&["lld-22"])?;
+    }
     if catalog == Catalog::Upstream {
         let recipes = root().join("../shared/aicr-upstream/recipes");
         let recipes = recipes

@@ -13,7 +13,13 @@ const RUSTUP_TIMEOUT: &str = "120";
 const PACKAGE_TIMEOUT: &str = "900";
 
 /// Debian packages of the `-Zbuild-std` route.
-pub const DEBIAN_WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "wasi-libc"];
+pub const DEBIAN_WASM_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "wasi-libc",
+    "lld-22",
+];
 
 pub fn run(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
