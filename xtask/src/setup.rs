@@ -12,6 +12,20 @@ const RUSTUP_TIMEOUT: &str = "120";
 /// Seconds allowed for apt and npm steps.
 const PACKAGE_TIMEOUT: &str = "900";
 
+/// The wasm-bindgen CLI must be exactly the `wasm-bindgen` crate version in Cargo.lock
+/// (pinned with `=` in the workspace manifest).
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// Installs that CLI. Unlocked: its lockfile pins a crate version this registry lacks.
+pub fn wasm_bindgen_cli() -> Result {
+    cargo_tool(
+        "wasm-bindgen",
+        "wasm-bindgen-cli",
+        WASM_BINDGEN_VERSION,
+        false,
+    )
+}
+
 /// Debian packages of the `-Zbuild-std` route.
 pub const DEBIAN_WASM_PACKAGES: &[&str] = &[
     "rustc-web",
@@ -138,4 +152,19 @@ pub fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result
         cmd.arg("--locked");
     }
     steps::run(&mut cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wasm_bindgen_cli_matches_the_locked_crate() {
+        let lock = std::fs::read_to_string(super::root().join("Cargo.lock")).unwrap();
+        let locked = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"wasm-bindgen\"\n"))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+            .map(|v| v.trim_end_matches('"'))
+            .expect("wasm-bindgen is in Cargo.lock");
+        assert_eq!(locked, super::WASM_BINDGEN_VERSION);
+    }
 }

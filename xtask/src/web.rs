@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// Must equal the `wasm-bindgen` crate version pinned in the root Cargo.toml.
-const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// The wasm features rustc's wasm32 target emits; named explicitly because the release
 /// profile strips the `target_features` section wasm-opt would otherwise read.
 const WASM_FEATURES: &[&str] = &[
@@ -68,12 +67,7 @@ fn node_bin(name: &str) -> PathBuf {
 pub fn setup() -> Result {
     setup::apt_install(&["chromium"])?;
     setup::npm_install(".")?;
-    setup::cargo_tool(
-        "wasm-bindgen",
-        "wasm-bindgen-cli",
-        WASM_BINDGEN_VERSION,
-        false,
-    )
+    setup::wasm_bindgen_cli()
 }
 
 /// Builds `www/pkg/` (wasm-bindgen output, size-optimised).

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const WORKER_BUILD_VERSION: &str = "0.8.7";
-const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// The gzip budget of the uploaded bundle (the platform's free plan allows 3 MB).
 pub const BUNDLE_BUDGET_GZIP: u64 = 1024 * 1024;
 const DEFAULT_PORT: u16 = 8787;
@@ -43,13 +42,7 @@ pub enum Catalog {
 pub fn setup() -> Result {
     npm_install(".")?;
     cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION, true)?;
-    // wasm-bindgen-cli's lockfile pins a crate this registry lacks: install unlocked.
-    cargo_tool(
-        "wasm-bindgen",
-        "wasm-bindgen-cli",
-        WASM_BINDGEN_VERSION,
-        false,
-    )
+    crate::setup::wasm_bindgen_cli()
 }
 
 fn cargo_bin(name: &str) -> PathBuf {
