@@ -29,6 +29,16 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// A host that cannot use its configuration answers every request with this 500, which
+/// names the variable, so a bad deployment shows its cause on the first request.
+impl From<&ConfigError> for crate::ApiError {
+    fn from(e: &ConfigError) -> Self {
+        crate::ApiError::new(crate::ErrorCode::Internal, "Invalid server configuration")
+            .detail("variable", e.variable.as_str())
+            .detail("error", e.message.as_str())
+    }
+}
+
 /// Everything the API's behaviour can be tuned by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

@@ -1,6 +1,7 @@
 //! The error body every failure answers with: `{code, message, details?, requestId,
 //! timestamp, retryable}` (upstream's shape), and the status each code maps to.
 
+use crate::context::RequestContext;
 use aicr_recipe::CriteriaError;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -97,6 +98,28 @@ impl ApiError {
             .detail("method", method.as_str())
             .detail("allowed", allowed)
             .header(http::header::ALLOW, allowed.join(", "))
+    }
+
+    /// The whole answer: status, JSON body, `Content-Type` and the error's extra headers.
+    /// Hosts use it for failures of their own (e.g. unusable configuration) so those look
+    /// like every other error.
+    pub fn to_response(&self, request_id: &str, ctx: &RequestContext) -> http::Response<Vec<u8>> {
+        let mut bytes =
+            serde_json::to_vec(&self.body(request_id, &ctx.timestamp())).unwrap_or_default();
+        bytes.push(b'\n');
+        let mut response = http::Response::new(bytes);
+        *response.status_mut() = self.code.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in &self.headers {
+            if let Ok(v) = http::HeaderValue::from_str(value) {
+                headers.insert(name.clone(), v);
+            }
+        }
+        response
     }
 
     /// The JSON body.

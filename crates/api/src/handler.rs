@@ -172,18 +172,7 @@ impl Handler for Api<'_> {
                 }
                 r
             }
-            Err(error) => {
-                let body = error.body(&id, &ctx.timestamp());
-                let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
-                bytes.push(b'\n');
-                let mut r = Response::new(bytes);
-                *r.status_mut() = error.code.status();
-                set(&mut r, header::CONTENT_TYPE, "application/json");
-                for (name, value) in &error.headers {
-                    set(&mut r, name.clone(), value);
-                }
-                r
-            }
+            Err(error) => error.to_response(&id, ctx),
         };
         set(&mut response, API_VERSION, API_VERSION_HEADER_VALUE);
         set(&mut response, REQUEST_ID, &id);

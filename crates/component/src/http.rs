@@ -9,23 +9,22 @@ use crate::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme,
 };
 use crate::wasi::io::streams::StreamError;
-use aicr_api::{Api, Config, Handler, MAX_BODY_BYTES, RequestContext};
+use aicr_api::{Api, ApiError, Config, ConfigError, Handler, MAX_BODY_BYTES, RequestContext};
 use std::sync::OnceLock;
 
 /// Largest chunk `blocking-write-and-flush` accepts (wasi:io guarantees 4096).
 const WRITE_CHUNK: usize = 4096;
 
 /// The API over the embedded catalog, configured once from the component's environment
-/// (`AICR_ALLOWED_*`, `AICR_CACHE_MAX_AGE`; `wasmtime serve --env`). A bad value is a
-/// deployment error: it traps with the variable named, as a server would refuse to start.
-fn api() -> &'static Api<'static> {
-    static API: OnceLock<Api<'static>> = OnceLock::new();
-    API.get_or_init(
-        || match Config::from_vars(|name| std::env::var(name).ok()) {
-            Ok(config) => Api::new(crate::resolver::catalog(), config),
-            Err(e) => panic!("invalid configuration: {e}"),
-        },
-    )
+/// (`AICR_ALLOWED_*`, `AICR_CACHE_MAX_AGE`; `wasmtime serve --env`). A value it cannot use
+/// makes every request a 500 naming the variable, as the edge worker answers.
+fn api() -> Result<&'static Api<'static>, &'static ConfigError> {
+    static API: OnceLock<Result<Api<'static>, ConfigError>> = OnceLock::new();
+    API.get_or_init(|| {
+        Config::from_vars(|name| std::env::var(name).ok())
+            .map(|config| Api::new(crate::resolver::catalog(), config))
+    })
+    .as_ref()
 }
 
 fn context() -> RequestContext {
@@ -121,6 +120,11 @@ fn send(response: http::Response<Vec<u8>>, out: ResponseOutparam) {
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let request = to_http(&request);
-        send(api().handle(&request, &context()), response_out);
+        let ctx = context();
+        let response = match api() {
+            Ok(api) => api.handle(&request, &ctx),
+            Err(e) => ApiError::from(e).to_response(&ctx.fresh_request_id(), &ctx),
+        };
+        send(response, response_out);
     }
 }

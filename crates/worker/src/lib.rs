@@ -10,7 +10,7 @@
 //! The explorer's static files never reach this code: wrangler's `assets` serve them, and
 //! only API paths run the worker first (`run_worker_first` in `wrangler.toml`).
 
-use aicr_api::{Api, Config, ConfigError, ErrorCode, Handler, MAX_BODY_BYTES, RequestContext};
+use aicr_api::{Api, ApiError, Config, ConfigError, Handler, MAX_BODY_BYTES, RequestContext};
 use futures_util::StreamExt;
 use worker::{Context, Date, Env, Headers, Request, Response, ResponseBuilder, Result, event};
 
@@ -25,7 +25,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request = to_http(&mut req).await?;
     let response = match config(&env) {
         Ok(config) => Api::new(aicr_embedded_catalog::catalog(), config).handle(&request, &ctx),
-        Err(e) => config_error(&e, &ctx),
+        Err(e) => ApiError::from(&e).to_response(&ctx.fresh_request_id(), &ctx),
     };
     from_http(response)
 }
@@ -39,26 +39,6 @@ fn request_context() -> Result<RequestContext> {
         unix_nanos: u128::from(Date::now().as_millis()) * 1_000_000,
         random,
     })
-}
-
-/// A misconfigured deployment answers every request with a 500 that names the variable,
-/// in the API's error shape, so the operator sees the cause in the first response.
-fn config_error(e: &ConfigError, ctx: &RequestContext) -> http::Response<Vec<u8>> {
-    let error = aicr_api::ApiError::new(ErrorCode::Internal, "Invalid worker configuration")
-        .detail("variable", e.variable.as_str())
-        .detail("error", e.message.as_str());
-    let mut body = error
-        .body(&ctx.fresh_request_id(), &ctx.timestamp())
-        .to_string()
-        .into_bytes();
-    body.push(b'\n');
-    let mut response = http::Response::new(body);
-    *response.status_mut() = error.code.status();
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 /// Copies method, path + query, headers and body. The body is read only up to one byte

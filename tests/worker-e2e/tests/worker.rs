@@ -376,7 +376,7 @@ fn configuration_comes_from_worker_vars() {
     let answer = call(&agent, "GET", &broken.url(RECIPE), &[], None);
     assert_eq!(answer.status, 500);
     let body = answer.json();
-    assert_eq!(body["message"], "Invalid worker configuration");
+    assert_eq!(body["message"], "Invalid server configuration");
     assert_eq!(body["details"]["variable"], "AICR_CACHE_MAX_AGE");
 }
 
