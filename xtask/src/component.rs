@@ -261,26 +261,16 @@ pub fn http_conformance() -> Result {
 
 /// The native engine's documents for [`JS_CASES`], as the JS test's expectations.
 fn write_expected(path: &Path) -> Result {
-    let catalog = aicr_embedded_catalog::catalog();
     let mut cases = Vec::new();
     for pairs in JS_CASES {
-        let criteria = aicr_recipe::Criteria::from_raw(|f| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == f.as_str())
-                .map(|(_, v)| *v)
-        })
-        .map_err(|e| e.to_string())?;
-        let recipe = catalog.resolve(&criteria).map_err(|e| e.to_string())?;
-        let json = aicr_api::Format::Json
-            .render(&recipe)
-            .map_err(|e| e.message)?;
+        let json = crate::native::render(&crate::native::resolve(pairs)?, aicr_api::Format::Json)?;
         cases.push(serde_json::json!({
             "raw": pairs.iter().map(|(k, v)| [*k, *v]).collect::<Vec<_>>(),
-            "json": String::from_utf8(json).map_err(|e| e.to_string())?,
+            "json": json,
         }));
     }
-    let doc = serde_json::json!({ "catalog": catalog.info(), "cases": cases });
+    let doc =
+        serde_json::json!({ "catalog": aicr_embedded_catalog::catalog().info(), "cases": cases });
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
     std::fs::write(path, doc.to_string()).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod component;
 mod conformance;
+mod native;
 mod setup;
 mod steps;
 mod test;

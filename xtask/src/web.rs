@@ -158,20 +158,9 @@ pub fn size_budget() -> Result {
 /// The native engine's answers the Chromium tests compare the page with: for criteria A
 /// and B the recipe document, and for A the exact JSON and YAML bytes the edge API sends.
 pub fn write_expected(path: &Path) -> Result {
-    let catalog = aicr_embedded_catalog::catalog();
     let side = |pairs: &[(&str, &str)]| -> Result<serde_json::Value> {
-        let criteria = aicr_recipe::Criteria::from_raw(|f| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == f.as_str())
-                .map(|(_, v)| *v)
-        })
-        .map_err(|e| e.to_string())?;
-        let recipe = catalog.resolve(&criteria).map_err(|e| e.to_string())?;
-        let text = |format: aicr_api::Format| -> Result<String> {
-            let bytes = format.render(&recipe).map_err(|e| e.message)?;
-            String::from_utf8(bytes).map_err(|e| e.to_string())
-        };
+        let recipe = crate::native::resolve(pairs)?;
+        let text = |format: aicr_api::Format| crate::native::render(&recipe, format);
         Ok(serde_json::json!({
             "criteria": pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
             "json": text(aicr_api::Format::Json)?,
@@ -179,7 +168,7 @@ pub fn write_expected(path: &Path) -> Result {
         }))
     };
     let doc = serde_json::json!({
-        "catalog": catalog.info(),
+        "catalog": aicr_embedded_catalog::catalog().info(),
         "a": side(MAIN_CRITERIA)?,
         "b": side(COMPARE_CRITERIA)?,
     });
