@@ -10,6 +10,31 @@
 //! Later layers (auth, CORS, rate limits, caching, metrics) wrap any [`Handler`] in
 //! another `Handler` without editing this crate. It must never depend on a runtime
 //! (tokio, workers-rs, wasi) — those belong to the hosts.
+//!
+//! ```
+//! use aicr_api::{Api, Config, Handler, RequestContext};
+//! use http::{Request, Response, header::HeaderValue};
+//!
+//! /// A layer: lets browsers from one origin read the API.
+//! struct Cors<H>(H, &'static str);
+//!
+//! impl<H: Handler> Handler for Cors<H> {
+//!     fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>> {
+//!         let mut response = self.0.handle(request, ctx);
+//!         let headers = response.headers_mut();
+//!         headers.insert("access-control-allow-origin", HeaderValue::from_static(self.1));
+//!         headers.insert("vary", HeaderValue::from_static("Origin"));
+//!         response
+//!     }
+//! }
+//!
+//! # let catalog = aicr_recipe::Catalog::new(Default::default()).unwrap();
+//! let api = Cors(Api::new(&catalog, Config::default()), "https://dash.example");
+//! let request = Request::builder().uri("/health").body(Vec::new()).unwrap();
+//! let response = api.handle(&request, &RequestContext::default());
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["access-control-allow-origin"], "https://dash.example");
+//! ```
 
 mod config;
 mod context;
