@@ -19,8 +19,10 @@ pub fn run(args: &[String]) -> Result {
     crate::worker::build_shipped()
 }
 
+/// The native crates (the workspace's default members; the wasm hosts are built per target
+/// below: a component `cdylib` does not link as a native shared library).
 pub fn run_native() -> Result {
-    steps::run(cargo().args(["build", "--workspace", "--all-targets"]))
+    steps::run(cargo().args(["build", "--all-targets"]))
 }
 
 /// Builds the portable crates for both wasm targets (release, as shipped) on this
