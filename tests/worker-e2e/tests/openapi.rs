@@ -6,38 +6,19 @@
 //! the API in-process (the worker adds no behaviour; its e2e test checks it serves the same
 //! document).
 
-use aicr_api::{Api, Config, Handler, RequestContext};
 use aicr_recipe::Field;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-fn send(
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> http::Response<Vec<u8>> {
-    let mut request = http::Request::builder().method(method).uri(target);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request.body(body.to_vec()).expect("valid test request");
-    let api = Api::new(aicr_embedded_catalog::catalog(), Config::default());
-    api.handle(
-        &request,
-        &RequestContext {
-            unix_nanos: 1,
-            random: [9; 16],
-        },
-    )
-}
+mod common;
+use common::in_process;
 
 fn json_body(response: &http::Response<Vec<u8>>) -> Value {
     serde_json::from_slice(response.body()).expect("JSON body")
 }
 
 fn doc() -> Value {
-    let response = send("GET", "/openapi.json", &[], b"");
+    let response = in_process("GET", "/openapi.json", &[], b"");
     assert_eq!(response.status(), 200);
     json_body(&response)
 }
@@ -97,7 +78,7 @@ fn document_is_openapi_3_1_and_every_ref_resolves() {
 fn every_route_is_documented_with_exactly_its_methods() {
     let doc = doc();
     let paths = doc["paths"].as_object().expect("paths");
-    let root = json_body(&send("GET", "/", &[], b""));
+    let root = json_body(&in_process("GET", "/", &[], b""));
     for route in strings(&root["routes"]) {
         assert!(
             paths.contains_key(route),
@@ -105,7 +86,7 @@ fn every_route_is_documented_with_exactly_its_methods() {
         );
     }
     for (path, item) in paths {
-        let response = send("OPTIONS", path, &[], b"");
+        let response = in_process("OPTIONS", path, &[], b"");
         assert_eq!(
             response.status(),
             204,
@@ -187,7 +168,7 @@ fn enum_parameters_are_the_engines_values_and_what_its_errors_allow() {
         "platform",
         "format",
     ] {
-        let response = send("GET", &format!("/v1/recipe?{name}=no-such-value"), &[], b"");
+        let response = in_process("GET", &format!("/v1/recipe?{name}=no-such-value"), &[], b"");
         assert_eq!(response.status(), 400, "{name}=no-such-value");
         let body = json_body(&response);
         assert_eq!(body["details"]["parameter"], name);
@@ -319,7 +300,7 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
     for (method, target, headers, body) in probes() {
         let what = format!("{method} {target}");
         let path = target.split('?').next().unwrap();
-        let response = send(method, target, &headers, &body);
+        let response = in_process(method, target, &headers, &body);
         let status = response.status().as_u16();
         assert!(
             documented_statuses(&doc, path, method).contains(&status),
@@ -331,7 +312,7 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
                 .get("etag")
                 .map(|v| v.to_str().unwrap().to_owned());
             if let Some(etag) = etag {
-                let again = send(method, target, &[("if-none-match", &etag)], b"");
+                let again = in_process(method, target, &[("if-none-match", &etag)], b"");
                 assert_eq!(again.status(), 304, "{what} with If-None-Match");
                 assert!(
                     documented_statuses(&doc, path, method).contains(&304),
@@ -345,7 +326,7 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
     }
     // Methods a path does not answer, and paths that do not exist.
     for path in doc["paths"].as_object().unwrap().keys() {
-        let response = send("DELETE", path, &[], b"");
+        let response = in_process("DELETE", path, &[], b"");
         assert_eq!(response.status(), 405, "DELETE {path}");
         assert!(
             response.headers().contains_key("allow"),
@@ -353,7 +334,7 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
         );
         check_error(&format!("DELETE {path}"), &response);
     }
-    let missing = send("GET", "/v2/nothing", &[], b"");
+    let missing = in_process("GET", "/v2/nothing", &[], b"");
     assert_eq!(missing.status(), 404);
     check_error("GET /v2/nothing", &missing);
     assert_eq!(

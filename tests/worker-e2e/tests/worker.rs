@@ -2,12 +2,14 @@
 //! `wrangler.toml`). Ignored in a plain `cargo test`: `cargo xtask test` builds the worker
 //! and runs them with the build folders set (see the crate docs).
 
-use aicr_api::{Api, Config, Handler, RequestContext};
 use aicr_conformance::{EnvCases, Options, load_cases};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, build_dir, root};
 use serde_json::Value;
 use std::io::Read;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::in_process;
 
 const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
 
@@ -73,24 +75,6 @@ fn call(
         headers,
         body: bytes,
     }
-}
-
-/// The same request answered in-process by the API crate: the worker must match it.
-fn in_process(
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> http::Response<Vec<u8>> {
-    let mut request = http::Request::builder().method(method).uri(target);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let api = Api::new(aicr_embedded_catalog::catalog(), Config::default());
-    api.handle(
-        &request.body(body.to_vec()).unwrap(),
-        &RequestContext::default(),
-    )
 }
 
 fn is_uuid(text: &str) -> bool {
