@@ -93,10 +93,7 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
         setup::apt_install(&["lld-22"])?;
     }
     if catalog == Catalog::Upstream {
-        let recipes = root().join("../shared/aicr-upstream/recipes");
-        let recipes = recipes
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", recipes.display()))?;
+        let recipes = conformance::upstream_catalog()?;
         cmd.env("AICR_CATALOG_DIR", recipes)
             .env("CARGO_TARGET_DIR", target_dir(catalog));
     }
@@ -218,43 +215,17 @@ impl Drop for JcoServer {
 /// without server configuration against a plain server, then the allowlist cases against
 /// a server started with their environment.
 pub fn http_conformance() -> Result {
-    let shared = root().join("../shared");
-    if !shared.exists() {
-        eprintln!(
-            "SKIPPED: {} is absent, so the upstream conformance cases cannot run",
-            shared.display()
-        );
+    let Some(upstream) = conformance::upstream_or_skip() else {
         return Ok(());
-    }
+    };
     setup::npm_install(".")?;
     let wasm = build_wasm(Catalog::Upstream)?;
-    let cases = shared.join("conformance");
-    let mut envs: Vec<BTreeMap<String, String>> = aicr_conformance::load_cases(&cases)?
-        .into_iter()
-        .map(|c| c.server_env)
-        .filter(|env| !env.is_empty())
-        .collect();
-    envs.sort();
-    envs.dedup();
-    if envs.len() > 1 {
-        return Err(format!(
-            "the configured cases need {} different server environments; one is supported",
-            envs.len()
-        ));
-    }
-    let runs = std::iter::once((BTreeMap::new(), conformance::EnvCases::Skip)).chain(
-        envs.into_iter()
-            .map(|env| (env, conformance::EnvCases::Only)),
-    );
+    let configured = upstream.server_environment()?;
+    let runs = std::iter::once((BTreeMap::new(), conformance::EnvCases::Skip))
+        .chain(configured.map(|env| (env, conformance::EnvCases::Only)));
     for (env, env_cases) in runs {
         let server = JcoServer::start(&wasm, &env)?;
-        conformance::run_with(&conformance::Options {
-            catalog: shared.join("aicr-upstream/recipes"),
-            cases: cases.clone(),
-            deviations: Some(root().join("tests/conformance-deviations.tsv")),
-            url: Some(server.url.clone()),
-            env_cases,
-        })?;
+        conformance::run_with(&upstream.options(Some(server.url.clone()), env_cases))?;
     }
     Ok(())
 }

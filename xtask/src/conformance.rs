@@ -1,7 +1,7 @@
 //! `cargo xtask conformance`: replays recorded upstream cases (see aicr-conformance).
 
-use crate::steps::Result;
-pub use aicr_conformance::{EnvCases, Options};
+use crate::steps::{Result, root};
+pub use aicr_conformance::{EnvCases, Options, Upstream};
 
 pub fn run(args: &[String]) -> Result {
     run_with(&Options::from_args(args)?)
@@ -14,4 +14,27 @@ pub fn run_with(options: &Options) -> Result {
     } else {
         Err(format!("{} case(s) failed", summary.failed))
     }
+}
+
+/// The upstream material beside this checkout; `None`, after saying so, when `../shared`
+/// is absent (a checkout on its own cannot run the upstream cases).
+pub fn upstream_or_skip() -> Option<Upstream> {
+    let found = Upstream::beside(&root());
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: {} is absent, so the upstream conformance cases cannot run",
+            root().join("../shared").display()
+        );
+    }
+    found
+}
+
+/// Upstream's catalog directory, for builds that embed it.
+pub fn upstream_catalog() -> Result<std::path::PathBuf> {
+    let upstream = Upstream::beside(&root())
+        .ok_or("../shared is absent: no upstream catalog to build with")?;
+    upstream
+        .catalog
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", upstream.catalog.display()))
 }

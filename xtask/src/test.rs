@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check the project has, in one command (the README's test
 //! command; `.ci/run` runs exactly this). Ends with `steps: N passed, N failed`.
 
-use crate::steps::{self, Result, Step, cargo, root};
+use crate::steps::{self, Result, Step, cargo};
 use crate::{build, conformance, setup};
 
 fn format_check() -> Result {
@@ -24,21 +24,12 @@ fn unit_and_property_tests() -> Result {
 }
 
 fn upstream_conformance() -> Result {
-    let shared = root().join("../shared");
-    if !shared.exists() {
-        eprintln!(
-            "SKIPPED: {} is absent, so the upstream conformance cases cannot run",
-            shared.display()
-        );
-        return Ok(());
+    match conformance::upstream_or_skip() {
+        Some(upstream) => {
+            conformance::run_with(&upstream.options(None, conformance::EnvCases::All))
+        }
+        None => Ok(()),
     }
-    conformance::run_with(&conformance::Options {
-        catalog: shared.join("aicr-upstream/recipes"),
-        cases: shared.join("conformance"),
-        deviations: Some(root().join("tests/conformance-deviations.tsv")),
-        url: None,
-        env_cases: conformance::EnvCases::All,
-    })
 }
 
 const STEPS: &[Step] = &[

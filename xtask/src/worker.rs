@@ -106,10 +106,7 @@ fn build(catalog: Catalog) -> Result<PathBuf> {
             .map_err(|e| format!("mkdir {}: {e} (run as root once)", libdir.trim()))?;
     }
     if catalog == Catalog::Upstream {
-        let recipes = root.join("../shared/aicr-upstream/recipes");
-        let recipes = recipes
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", recipes.display()))?;
+        let recipes = crate::conformance::upstream_catalog()?;
         // A separate target dir: a different embedded catalog would otherwise rebuild ours.
         let target = match route {
             WasmRoute::Rustup => root.join("target/upstream"),

@@ -10,9 +10,11 @@
 mod case;
 mod compare;
 mod transport;
+mod upstream;
 
 pub use case::{Case, load_cases};
 pub use compare::{Mismatch, compare};
+pub use upstream::Upstream;
 
 use std::path::PathBuf;
 

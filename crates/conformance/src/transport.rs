@@ -2,7 +2,7 @@
 //! configuration), or over HTTP/1.1 to a live server with the target sent byte for byte
 //! (no URL normalisation, so malformed targets reach the server as recorded).
 
-use crate::case::Case;
+use crate::case::{Case, header_value};
 use aicr_api::{Api, Config, Handler, RequestContext};
 use aicr_recipe::Catalog;
 use std::io::{Read, Write};
@@ -20,10 +20,7 @@ pub struct Actual {
 
 impl Actual {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_value(&self.headers, name)
     }
 }
 

@@ -286,7 +286,7 @@ fn derive_chains(overlays: &[Overlay], errors: &mut Vec<CatalogError>) -> Vec<Ve
                     break;
                 }
                 Some(p) if chain.contains(&p) => {
-                    if chain[0] == i && p == i {
+                    if p == i {
                         // `chain` is the overlay, its parent, its grandparent, ...
                         let names: Vec<&str> = chain
                             .iter()

@@ -57,6 +57,11 @@ fn catalog(base: Spec, overlays: Vec<Overlay>) -> Catalog {
     .unwrap()
 }
 
+/// The base plus one overlay, `eks` (criteria service=eks), on top of it.
+fn base_and_eks(base: Spec, eks_spec: Spec) -> Catalog {
+    catalog(base, vec![overlay("eks", "", Some(eks()), eks_spec)])
+}
+
 #[test]
 fn chains_apply_root_first_and_ancestors_even_if_they_do_not_match() {
     let c = catalog(
@@ -98,20 +103,15 @@ fn component_fields_merge_like_upstream() {
         .as_object()
         .unwrap()
         .clone();
-    let c = catalog(
+    let c = base_and_eks(
         Spec {
             component_refs: vec![base_gpu, component("cm")],
             ..Default::default()
         },
-        vec![overlay(
-            "eks",
-            "",
-            Some(eks()),
-            Spec {
-                component_refs: vec![child_gpu],
-                ..Default::default()
-            },
-        )],
+        Spec {
+            component_refs: vec![child_gpu],
+            ..Default::default()
+        },
     );
     let r = c.resolve(&eks()).unwrap();
     let gpu = r.component("gpu").unwrap();
@@ -140,7 +140,7 @@ fn constraints_and_phases_replace_whole() {
         checks: vec![check.into()],
         ..Default::default()
     };
-    let c = catalog(
+    let c = base_and_eks(
         Spec {
             constraints: vec![warn, constraint("b", "1")],
             validation: Some(Validation {
@@ -150,19 +150,14 @@ fn constraints_and_phases_replace_whole() {
             }),
             ..Default::default()
         },
-        vec![overlay(
-            "eks",
-            "",
-            Some(eks()),
-            Spec {
-                constraints: vec![constraint("K8s.server.version", ">= 1.30")],
-                validation: Some(Validation {
-                    conformance: Some(phase("c2")),
-                    ..Default::default()
-                }),
+        Spec {
+            constraints: vec![constraint("K8s.server.version", ">= 1.30")],
+            validation: Some(Validation {
+                conformance: Some(phase("c2")),
                 ..Default::default()
-            },
-        )],
+            }),
+            ..Default::default()
+        },
     );
     let doc = serde_json::to_value(c.resolve(&eks()).unwrap()).unwrap();
     assert_eq!(

@@ -2,7 +2,7 @@
 //! `wrangler.toml`). Ignored in a plain `cargo test`: `cargo xtask test` builds the worker
 //! and runs them with the build folders set (see the crate docs).
 
-use aicr_conformance::{EnvCases, Options, load_cases};
+use aicr_conformance::{EnvCases, Upstream};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, build_dir, root};
 use serde_json::Value;
 use std::io::Read;
@@ -416,38 +416,24 @@ fn two_thousand_requests_sixteen_at_a_time_without_an_error() {
 #[test]
 #[ignore = "needs the built worker: run by `cargo xtask test`"]
 fn upstream_conformance_cases_pass_over_http() {
-    let shared = root().join("../shared");
-    let cases = shared.join("conformance");
-    let options = |url: &str, env_cases| Options {
-        catalog: shared.join("aicr-upstream/recipes"),
-        cases: cases.clone(),
-        deviations: Some(root().join("tests/conformance-deviations.tsv")),
-        url: Some(url.to_owned()),
-        env_cases,
-    };
+    let upstream = Upstream::beside(&root()).expect("../shared is beside the checkout");
     let plain = start_upstream(&[]);
-    let summary = aicr_conformance::run(&options(&plain.base, EnvCases::Skip))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let summary =
+        aicr_conformance::run(&upstream.options(Some(plain.base.clone()), EnvCases::Skip))
+            .unwrap_or_else(|e| panic!("{e}"));
     drop(plain);
-    // Cases recorded with allowlists run against a worker started with that configuration.
-    let all = load_cases(&cases).unwrap_or_else(|e| panic!("{e}"));
-    let envs: std::collections::BTreeSet<_> = all
-        .iter()
-        .map(|c| &c.server_env)
-        .filter(|e| !e.is_empty())
-        .collect();
-    assert!(
-        envs.len() <= 1,
-        "cases need {} different server configurations; start one worker each",
-        envs.len()
-    );
     let mut failed = summary.failed;
     let mut passed = summary.passed;
-    if let Some(env) = envs.first() {
+    // Cases recorded with allowlists run against a worker started with that configuration.
+    if let Some(env) = upstream
+        .server_environment()
+        .unwrap_or_else(|e| panic!("{e}"))
+    {
         let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let configured = start_upstream(&vars);
-        let more = aicr_conformance::run(&options(&configured.base, EnvCases::Only))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let more =
+            aicr_conformance::run(&upstream.options(Some(configured.base.clone()), EnvCases::Only))
+                .unwrap_or_else(|e| panic!("{e}"));
         failed += more.failed;
         passed += more.passed;
     }
