@@ -14,28 +14,46 @@ pub struct Allowlists {
     pub os: Vec<Os>,
 }
 
-/// A configuration value that cannot be used; the host should refuse to start.
+/// A configuration value that cannot be used; the host should refuse to start, or answer
+/// every request with the 500 this converts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub variable: String,
-    pub message: String,
+    /// The value (for one list entry, that entry) as configured. For the host's log only:
+    /// the 500 sent to clients leaves it out, since configuration may hold what the
+    /// operator did not mean to publish.
+    pub value: String,
+    /// What the variable accepts.
+    pub expected: String,
 }
 
+/// For the host's log: variable, value and what is accepted.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.variable, self.message)
+        write!(
+            f,
+            "{}: {:?} cannot be used; expected {}",
+            self.variable, self.value, self.expected
+        )
     }
 }
 
 impl std::error::Error for ConfigError {}
 
 /// A host that cannot use its configuration answers every request with this 500, which
-/// names the variable, so a bad deployment shows its cause on the first request.
+/// names the variable and what it accepts (not the value), so a bad deployment shows its
+/// cause on the first request.
 impl From<&ConfigError> for crate::ApiError {
     fn from(e: &ConfigError) -> Self {
         crate::ApiError::new(crate::ErrorCode::Internal, "Invalid server configuration")
             .detail("variable", e.variable.as_str())
-            .detail("error", e.message.as_str())
+            .detail(
+                "error",
+                format!(
+                    "the configured value cannot be used; expected {}",
+                    e.expected
+                ),
+            )
     }
 }
 
@@ -56,6 +74,25 @@ impl Default for Config {
     }
 }
 
+/// What a list variable accepts: the field's values, and the aliases its parser knows.
+fn list_expectation(e: &aicr_recipe::CriteriaError) -> String {
+    let mut text = format!(
+        "a comma-separated list of {} values: {}",
+        e.field,
+        e.allowed().join(", ")
+    );
+    let aliases: Vec<String> = e
+        .field
+        .aliases()
+        .iter()
+        .map(|(alias, canonical)| format!("{alias} (= {canonical})"))
+        .collect();
+    if !aliases.is_empty() {
+        text.push_str(&format!("; also accepted: {}", aliases.join(", ")));
+    }
+    text
+}
+
 fn parse_list<T: PartialEq + Default>(
     variable: &str,
     raw: Option<String>,
@@ -70,7 +107,8 @@ fn parse_list<T: PartialEq + Default>(
     {
         let value = parse(item).map_err(|e| ConfigError {
             variable: variable.to_owned(),
-            message: e.to_string(),
+            value: item.to_owned(),
+            expected: list_expectation(&e),
         })?;
         if value != T::default() && !out.contains(&value) {
             out.push(value);
@@ -88,7 +126,8 @@ impl Config {
             None => Config::default().cache_max_age,
             Some(v) => v.trim().parse().map_err(|_| ConfigError {
                 variable: "AICR_CACHE_MAX_AGE".into(),
-                message: format!("{v:?} is not a whole number of seconds (0 to {})", u32::MAX),
+                value: v,
+                expected: format!("a whole number of seconds from 0 to {}", u32::MAX),
             })?,
         };
         Ok(Config {
@@ -178,7 +217,8 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.variable, "AICR_ALLOWED_ACCELERATORS");
-        assert!(err.message.contains("v100"));
+        assert_eq!(err.value, "v100");
+        assert!(err.expected.contains("a100, b200, gb200, h100, l40"));
         let err = Config::from_vars(|k| (k == "AICR_CACHE_MAX_AGE").then(|| "-1".to_owned()))
             .unwrap_err();
         assert_eq!(err.variable, "AICR_CACHE_MAX_AGE");

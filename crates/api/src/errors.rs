@@ -1,5 +1,11 @@
 //! The error body every failure answers with: `{code, message, details?, requestId,
-//! timestamp, retryable}` (upstream's shape), and the status each code maps to.
+//! timestamp, retryable}` (upstream's shape), the status each code maps to, and the bounds
+//! on what of the client's input an error may repeat.
+//!
+//! Every client value an error echoes goes through [`truncate`] (a value on its own) or
+//! [`elide_quoted`] / [`parser_message`] (a message that quotes the value): an error body
+//! never carries more than [`ECHO_LIMIT`] bytes of anything the client sent, so a hostile
+//! 64 KiB value costs the client, not the server, and never lands whole in logs or caches.
 
 use crate::context::RequestContext;
 use aicr_recipe::CriteriaError;
@@ -13,6 +19,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    PreconditionFailed,
     NotImplemented,
     Internal,
 }
@@ -24,6 +31,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
             ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
             ErrorCode::Internal => "INTERNAL",
         }
@@ -35,6 +43,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,7 +94,7 @@ impl ApiError {
         let mut err = ApiError::bad_request(message)
             .detail("parameter", e.field.as_str())
             .detail("value", truncate(&e.value))
-            .detail("error", e.to_string());
+            .detail("error", elide_quoted(&e.to_string()));
         let allowed = e.allowed();
         if !allowed.is_empty() {
             err = err.detail("allowed", allowed);
@@ -95,14 +104,28 @@ impl ApiError {
 
     pub fn method_not_allowed(method: &http::Method, allowed: &[&str]) -> Self {
         ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed")
-            .detail("method", method.as_str())
+            .detail("method", truncate(method.as_str()))
             .detail("allowed", allowed)
             .header(http::header::ALLOW, allowed.join(", "))
     }
 
-    /// The whole answer: status, JSON body, `Content-Type` and the error's extra headers.
-    /// Hosts use it for failures of their own (e.g. unusable configuration) so those look
-    /// like every other error.
+    /// A 412: a POST whose `If-None-Match` matches the representation it would get
+    /// (RFC 9110 §13.1.2: only GET and HEAD answer a false condition with 304).
+    pub fn precondition_failed(etag: &str) -> Self {
+        ApiError::new(ErrorCode::PreconditionFailed, "Precondition failed")
+            .detail("header", "If-None-Match")
+            .detail("etag", etag)
+            .detail(
+                "error",
+                "If-None-Match matches the representation this request would get; \
+                 only GET and HEAD are answered 304, other methods 412",
+            )
+    }
+
+    /// The whole answer: status, JSON body, `Content-Type`, `Cache-Control: no-store` (an
+    /// error is about one request, never a representation to reuse) and the error's extra
+    /// headers. Hosts use it for failures of their own (e.g. unusable configuration) so
+    /// those look like every other error.
     pub fn to_response(&self, request_id: &str, ctx: &RequestContext) -> http::Response<Vec<u8>> {
         let mut bytes =
             serde_json::to_vec(&self.body(request_id, &ctx.timestamp())).unwrap_or_default();
@@ -113,6 +136,10 @@ impl ApiError {
         headers.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static(NO_STORE),
         );
         for (name, value) in &self.headers {
             if let Ok(v) = http::HeaderValue::from_str(value) {
@@ -135,16 +162,75 @@ impl ApiError {
     }
 }
 
-/// Client values echoed in errors are cut to a readable length (upstream echoed 10k
-/// characters back).
+/// `Cache-Control` of answers no cache may keep: errors, liveness, readiness, POST answers.
+pub const NO_STORE: &str = "no-store";
+
+/// Most bytes of one client value an error body repeats.
+pub const ECHO_LIMIT: usize = 200;
+
+/// Most bytes of a client value quoted inside a message: shorter than [`ECHO_LIMIT`] so the
+/// message's own explanation (what was expected, where) fits beside it.
+const QUOTED_LIMIT: usize = 64;
+
+/// The longest prefix of `value` of at most `limit` bytes that ends on a character boundary.
+fn prefix(value: &str, limit: usize) -> &str {
+    &value[..value.floor_char_boundary(limit)]
+}
+
+/// A client value echoed on its own (`details.value`, `details.pair`, …): at most
+/// [`ECHO_LIMIT`] bytes of it, then how long it was (upstream echoed 10k characters back).
 pub fn truncate(value: &str) -> String {
-    const LIMIT: usize = 200;
-    if value.len() <= LIMIT {
+    if value.len() <= ECHO_LIMIT {
         return value.to_owned();
     }
-    let mut end = LIMIT;
-    while !value.is_char_boundary(end) {
-        end -= 1;
+    format!(
+        "{}… ({} bytes in all)",
+        prefix(value, ECHO_LIMIT),
+        value.len()
+    )
+}
+
+/// A message with every quoted span (`"…"` with backslash escapes, as `{:?}` writes
+/// values, or `` `…` ``, as serde writes field names) cut to [`QUOTED_LIMIT`] bytes.
+/// Exact for messages that quote client values with `{:?}` (criteria and selector errors);
+/// see [`parser_message`] for messages that may not.
+pub fn elide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4 * ECHO_LIMIT));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[open];
+        out.push_str(&rest[..=open]);
+        let body = &rest[open + 1..];
+        let mut escaped = false;
+        let close = body.bytes().position(|b| {
+            let end = b == quote && !escaped;
+            escaped = quote == b'"' && b == b'\\' && !escaped;
+            end
+        });
+        let (span, after) = match close {
+            Some(close) => (&body[..close], &body[close..]),
+            None => (body, ""),
+        };
+        out.push_str(prefix(span, QUOTED_LIMIT));
+        if span.len() > QUOTED_LIMIT {
+            out.push('…');
+        }
+        match after.chars().next() {
+            Some(c) => {
+                out.push(c);
+                rest = &after[c.len_utf8()..];
+            }
+            None => rest = "",
+        }
     }
-    format!("{}… ({} bytes in all)", &value[..end], value.len())
+    out.push_str(rest);
+    out
+}
+
+/// A parser's error message (serde_json, serde_norway) for an error body. Parsers quote
+/// the offending input, and serde's backtick quotes are not escaped, so a crafted field
+/// name can split into many short "quoted" spans; eliding long spans keeps the message's
+/// explanation, and the [`ECHO_LIMIT`] cut on the whole bounds what any input can reflect.
+pub fn parser_message(error: &impl std::fmt::Display) -> String {
+    truncate(&elide_quoted(&error.to_string()))
 }

@@ -1,6 +1,7 @@
-//! Strong entity tags. A representation is a pure function of (catalog digest, route,
-//! normalised criteria, selector, format), so hashing those identifies it without
-//! rendering the body first.
+//! Strong entity tags. A representation is a pure function of (engine crate versions and
+//! build identity, catalog digest, route, normalised criteria, selector, format), so
+//! hashing those identifies it without rendering the body first; a strong tag must change
+//! whenever the bytes can (RFC 9110 §8.8.1), which is why the engine is among the inputs.
 
 use sha2::{Digest, Sha256};
 

@@ -1,11 +1,18 @@
 //! The [`Handler`] trait every layer implements, and [`Api`], the innermost handler:
-//! routing, method checks and the headers every response carries.
+//! routing, method checks, conditional requests and the headers every response carries.
+//!
+//! Caching follows the method (RFC 9110 §9.2.1, §13.1.2, RFC 9111): a GET or HEAD of a
+//! recipe or query answer is `public, max-age=N` with a strong ETag and answers a matching
+//! `If-None-Match` with 304; a POST answer is `no-store` (its representation is named by
+//! the request body, which no cache keys on) and a matching `If-None-Match` makes it 412;
+//! errors, liveness and readiness are `no-store`.
 
 use crate::config::Config;
 use crate::context::RequestContext;
-use crate::errors::{ApiError, ErrorCode};
+use crate::errors::{ApiError, ErrorCode, NO_STORE, truncate};
 use crate::etag::if_none_match_hits;
-use crate::{API_VERSION_HEADER_VALUE, routes};
+use crate::routes::Route;
+use crate::{API_VERSION_HEADER_VALUE, BUILD_IDENTITY};
 use aicr_recipe::Catalog;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -21,6 +28,19 @@ pub trait Handler {
 pub struct Api<'c> {
     pub(crate) catalog: &'c Catalog,
     pub(crate) config: Config,
+    /// Names the engine build in every strong ETag (see [`Api::with_build_identity`]).
+    pub(crate) build: &'static str,
+}
+
+/// How an answer may be cached.
+pub(crate) enum Caching {
+    /// Nothing said: the service document and OPTIONS.
+    Unspecified,
+    /// Live state (liveness, readiness): `no-store`.
+    NoStore,
+    /// A representation named by this strong ETag: conditional requests apply, and the
+    /// method decides `Cache-Control`.
+    Tagged(String),
 }
 
 /// A successful answer before headers are added.
@@ -28,52 +48,24 @@ pub(crate) struct Success {
     pub status: StatusCode,
     pub content_type: &'static str,
     pub body: Vec<u8>,
-    /// Set for cacheable representations (recipe, query): enables Cache-Control,
-    /// ETag and 304.
-    pub etag: Option<String>,
+    pub caching: Caching,
 }
 
 impl Success {
-    pub fn json(status: StatusCode, value: &serde_json::Value) -> Success {
+    pub fn json(value: &serde_json::Value, caching: Caching) -> Success {
         let mut body = serde_json::to_vec(value).unwrap_or_default();
         body.push(b'\n');
         Success {
-            status,
+            status: StatusCode::OK,
             content_type: "application/json",
             body,
-            etag: None,
+            caching,
         }
     }
 }
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
-
-/// Methods each route answers; anything else is 405 with `Allow`.
-pub(crate) const RECIPE_METHODS: &[&str] = &["GET", "HEAD", "POST", "OPTIONS"];
-pub(crate) const READ_ONLY_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
-pub(crate) const BUNDLE_METHODS: &[&str] = &["POST", "OPTIONS"];
-
-/// A route's answer function.
-type RouteFn = for<'a, 'c> fn(
-    &'a Api<'c>,
-    &'a Request<Vec<u8>>,
-    &'a RequestContext,
-) -> Result<Success, ApiError>;
-
-/// The methods a path allows and the function that answers it.
-fn find_route(path: &str) -> Option<(&'static [&'static str], RouteFn)> {
-    Some(match path {
-        "/v1/recipe" => (RECIPE_METHODS, routes::recipe),
-        "/v1/query" => (RECIPE_METHODS, routes::query),
-        "/v1/bundle" => (BUNDLE_METHODS, routes::bundle),
-        "/" => (READ_ONLY_METHODS, routes::root),
-        "/health" => (READ_ONLY_METHODS, routes::health),
-        "/ready" => (READ_ONLY_METHODS, routes::ready),
-        "/openapi.json" => (READ_ONLY_METHODS, routes::openapi),
-        _ => return None,
-    })
-}
 
 /// The request id to answer with: the client's when it is a UUID (in canonical form),
 /// else a fresh one.
@@ -87,9 +79,25 @@ fn request_id(request: &Request<Vec<u8>>, ctx: &RequestContext) -> String {
         .unwrap_or_else(|| ctx.fresh_request_id())
 }
 
+/// Whether the method only reads (RFC 9110 §9.2.1), so a false `If-None-Match` is a 304.
+fn is_safe(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
 impl<'c> Api<'c> {
     pub fn new(catalog: &'c Catalog, config: Config) -> Api<'c> {
-        Api { catalog, config }
+        Api {
+            catalog,
+            config,
+            build: BUILD_IDENTITY,
+        }
+    }
+
+    /// The same API naming another engine build in its ETags. [`BUILD_IDENTITY`] (the
+    /// default) changes whenever this build's engine or API code does; a host that
+    /// changes the bytes by other means (its own layer rewriting bodies, say) gives its own.
+    pub fn with_build_identity(self, build: &'static str) -> Api<'c> {
+        Api { build, ..self }
     }
 
     pub fn catalog(&self) -> &'c Catalog {
@@ -103,23 +111,68 @@ impl<'c> Api<'c> {
     fn route(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Result<Success, ApiError> {
         let method = request.method();
         let path = request.uri().path();
-        let Some((allowed, answer)) = find_route(path) else {
+        let Some(route) = Route::find(path) else {
             return Err(ApiError::new(ErrorCode::NotFound, "No such route")
-                .detail("path", crate::errors::truncate(path))
-                .detail("routes", routes::ROUTES));
+                .detail("path", truncate(path))
+                .detail("routes", Route::paths()));
         };
-        if !allowed.contains(&method.as_str()) {
-            return Err(ApiError::method_not_allowed(method, allowed));
+        if !route.methods.contains(&method.as_str()) {
+            return Err(ApiError::method_not_allowed(method, route.methods));
         }
         if method == Method::OPTIONS {
             return Ok(Success {
                 status: StatusCode::NO_CONTENT,
                 content_type: "",
                 body: Vec::new(),
-                etag: None,
+                caching: Caching::Unspecified,
             });
         }
-        answer(self, request, ctx)
+        (route.answer)(self, request, ctx)
+    }
+
+    /// Status, headers and body of a success, after `If-None-Match` (RFC 9110 §13.1.2,
+    /// evaluated only for answers that would be 2xx, §13.2.1).
+    fn respond(
+        &self,
+        request: &Request<Vec<u8>>,
+        success: Success,
+    ) -> Result<Response<Vec<u8>>, ApiError> {
+        let safe = is_safe(request.method());
+        let mut response = Response::new(success.body);
+        *response.status_mut() = success.status;
+        let mut content_type = success.content_type;
+        match &success.caching {
+            Caching::Unspecified => {}
+            Caching::NoStore => set(&mut response, header::CACHE_CONTROL, NO_STORE),
+            Caching::Tagged(tag) => {
+                let matched = if_none_match(request).is_some_and(|h| if_none_match_hits(h, tag));
+                if matched && !safe {
+                    return Err(ApiError::precondition_failed(tag));
+                }
+                if matched {
+                    *response.status_mut() = StatusCode::NOT_MODIFIED;
+                    response.body_mut().clear();
+                    content_type = "";
+                }
+                set(&mut response, header::ETAG, tag);
+                let cache_control = if safe {
+                    format!("public, max-age={}", self.config.cache_max_age)
+                } else {
+                    NO_STORE.to_owned()
+                };
+                set(&mut response, header::CACHE_CONTROL, &cache_control);
+                set(&mut response, header::VARY, "Accept");
+            }
+        }
+        if !content_type.is_empty() {
+            set(&mut response, header::CONTENT_TYPE, content_type);
+        }
+        if request.method() == Method::OPTIONS
+            && let Some(route) = Route::find(request.uri().path())
+        {
+            set(&mut response, header::ALLOW, &route.methods.join(", "));
+        }
+        Ok(response)
     }
 }
 
@@ -140,44 +193,14 @@ fn set(response: &mut Response<Vec<u8>>, name: HeaderName, value: &str) {
 impl Handler for Api<'_> {
     fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>> {
         let id = request_id(request, ctx);
-        let method = request.method().clone();
-        let mut response = match self.route(request, ctx) {
-            Ok(success) => {
-                let not_modified = success.etag.as_deref().is_some_and(|tag| {
-                    if_none_match(request).is_some_and(|h| if_none_match_hits(h, tag))
-                });
-                let (status, body) = if not_modified {
-                    (StatusCode::NOT_MODIFIED, Vec::new())
-                } else {
-                    (success.status, success.body)
-                };
-                let mut r = Response::new(body);
-                *r.status_mut() = status;
-                if !success.content_type.is_empty() && !not_modified {
-                    set(&mut r, header::CONTENT_TYPE, success.content_type);
-                }
-                if let Some(tag) = &success.etag {
-                    set(&mut r, header::ETAG, tag);
-                    set(
-                        &mut r,
-                        header::CACHE_CONTROL,
-                        &format!("public, max-age={}", self.config.cache_max_age),
-                    );
-                    set(&mut r, header::VARY, "Accept");
-                }
-                if method == Method::OPTIONS
-                    && let Some((allow, _)) = find_route(request.uri().path())
-                {
-                    set(&mut r, header::ALLOW, &allow.join(", "));
-                }
-                r
-            }
-            Err(error) => error.to_response(&id, ctx),
-        };
+        let mut response = self
+            .route(request, ctx)
+            .and_then(|success| self.respond(request, success))
+            .unwrap_or_else(|error| error.to_response(&id, ctx));
         set(&mut response, API_VERSION, API_VERSION_HEADER_VALUE);
         set(&mut response, REQUEST_ID, &id);
         set(&mut response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-        if method == Method::HEAD {
+        if request.method() == Method::HEAD {
             let len = response.body().len();
             response.body_mut().clear();
             set(&mut response, header::CONTENT_LENGTH, &len.to_string());

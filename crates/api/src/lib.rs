@@ -57,3 +57,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_SELECTOR_BYTES: usize = 1024;
 /// Value of the `X-API-Version` header.
 pub const API_VERSION_HEADER_VALUE: &str = "v1";
+/// This build's identity: hex SHA-256 over the engine's, the catalog loader's and this
+/// crate's sources and `Cargo.lock` (see `build.rs`). An [`Api`] puts it in every strong
+/// ETag unless told otherwise ([`Api::with_build_identity`]).
+pub const BUILD_IDENTITY: &str = env!("AICR_API_BUILD_IDENTITY");

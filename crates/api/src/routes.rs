@@ -1,23 +1,87 @@
-//! One function per route. Every path from a request to criteria goes through
-//! [`Criteria::from_raw`], so GET, JSON and YAML bodies parse and fail the same way.
+//! The route table and one function per route. Every path from a request to criteria
+//! goes through [`Criteria::from_raw`], so GET, JSON and YAML bodies parse and fail the
+//! same way.
 
 use crate::config::NotAllowed;
 use crate::context::RequestContext;
-use crate::errors::{ApiError, ErrorCode, truncate};
+use crate::errors::{ApiError, ErrorCode, elide_quoted, parser_message, truncate};
 use crate::etag::strong_etag;
-use crate::handler::{Api, Success};
+use crate::handler::{Api, Caching, Success};
 use crate::query_string::QueryParams;
-use crate::render::{Format, is_yaml, media_type};
+use crate::render::{BodyType, Format};
 use crate::{MAX_BODY_BYTES, MAX_SELECTOR_BYTES};
 use aicr_recipe::{Criteria, CriteriaError, Field, QueryError, Recipe};
 use http::{Method, Request, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 
-/// The API routes, as listed by `/` and in 404 answers.
-pub const ROUTES: &[&str] = &["/health", "/ready", "/v1/query", "/v1/recipe"];
-
 type Answer = Result<Success, ApiError>;
+
+/// A route's answer function.
+type RouteFn = for<'a, 'c> fn(&'a Api<'c>, &'a Request<Vec<u8>>, &'a RequestContext) -> Answer;
+
+/// One served path: the methods it answers (anything else is 405 with `Allow`) and the
+/// function that answers them.
+pub(crate) struct Route {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+    pub answer: RouteFn,
+}
+
+const RECIPE_METHODS: &[&str] = &["GET", "HEAD", "POST", "OPTIONS"];
+const READ_ONLY_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+const BUNDLE_METHODS: &[&str] = &["POST", "OPTIONS"];
+
+/// Every route served, sorted by path. Routing, the `routes` of `/` and of a 404 all read
+/// this one table, so no list can name a route that is not served or miss one that is.
+static ROUTES: [Route; 7] = [
+    Route {
+        path: "/",
+        methods: READ_ONLY_METHODS,
+        answer: root,
+    },
+    Route {
+        path: "/health",
+        methods: READ_ONLY_METHODS,
+        answer: health,
+    },
+    Route {
+        path: "/openapi.json",
+        methods: READ_ONLY_METHODS,
+        answer: openapi,
+    },
+    Route {
+        path: "/ready",
+        methods: READ_ONLY_METHODS,
+        answer: ready,
+    },
+    Route {
+        path: "/v1/bundle",
+        methods: BUNDLE_METHODS,
+        answer: bundle,
+    },
+    Route {
+        path: "/v1/query",
+        methods: RECIPE_METHODS,
+        answer: query,
+    },
+    Route {
+        path: "/v1/recipe",
+        methods: RECIPE_METHODS,
+        answer: recipe,
+    },
+];
+
+impl Route {
+    pub fn find(path: &str) -> Option<&'static Route> {
+        ROUTES.iter().find(|r| r.path == path)
+    }
+
+    /// Every served path, sorted.
+    pub fn paths() -> Vec<&'static str> {
+        ROUTES.iter().map(|r| r.path).collect()
+    }
+}
 
 const RECIPE_CRITERIA_KIND: &str = "RecipeCriteria";
 
@@ -110,7 +174,8 @@ fn criteria_from_params(params: &QueryParams, message: &str) -> Result<Criteria,
 }
 
 /// Parses a request body as JSON or YAML by its Content-Type: YAML types as YAML, JSON or
-/// none as JSON, anything else tried as JSON. Size-limited.
+/// none as JSON, anything else tried as JSON. Size-limited; parser messages are bounded
+/// (they quote the input).
 fn parse_body<T: serde::de::DeserializeOwned>(
     request: &Request<Vec<u8>>,
     message: &str,
@@ -131,26 +196,42 @@ fn parse_body<T: serde::de::DeserializeOwned>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media = media_type(content_type);
-    let failed = |what: &str, e: String| {
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
         ApiError::bad_request(message)
-            .detail("error", format!("{what}: {e}"))
+            .detail("error", format!("{what}: {}", parser_message(&e)))
             .detail("contentType", truncate(content_type))
     };
-    if is_yaml(&media) {
-        return serde_norway::from_slice(body)
-            .map_err(|e| failed("failed to parse YAML body", e.to_string()));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        if media.is_empty() || media == "application/json" || media.ends_with("+json") {
-            failed("failed to parse JSON body", e.to_string())
-        } else {
-            failed(
-                &format!("unsupported content type {media:?} (use application/json or application/yaml), and the body is not valid JSON either"),
-                e.to_string(),
-            )
+    match BodyType::of(content_type) {
+        BodyType::Yaml => {
+            serde_norway::from_slice(body).map_err(|e| failed("failed to parse YAML body", &e))
         }
-    })
+        BodyType::Json => {
+            serde_json::from_slice(body).map_err(|e| failed("failed to parse JSON body", &e))
+        }
+        BodyType::Other => serde_json::from_slice(body).map_err(|e| {
+            failed(
+                "unsupported content type (use application/json or application/yaml), \
+                 and the body is not valid JSON either",
+                &e,
+            )
+        }),
+    }
+}
+
+/// `kind` or `apiVersion` of a RecipeCriteria document: absent, empty or `expected`.
+fn expect_field(
+    message: &str,
+    field: &str,
+    found: Option<&str>,
+    expected: &str,
+) -> Result<(), ApiError> {
+    match found.filter(|f| !f.is_empty() && *f != expected) {
+        None => Ok(()),
+        Some(found) => Err(ApiError::bad_request(message).detail(
+            "error",
+            elide_quoted(&format!("invalid {field} {found:?}, expected {expected:?}")),
+        )),
+    }
 }
 
 fn recipe_criteria(
@@ -163,33 +244,13 @@ fn recipe_criteria(
         match parse_body::<RecipeCriteriaDoc>(request, MESSAGE)? {
             None => Criteria::default(),
             Some(doc) => {
-                if let Some(kind) = doc
-                    .kind
-                    .as_deref()
-                    .filter(|k| !k.is_empty() && *k != RECIPE_CRITERIA_KIND)
-                {
-                    return Err(ApiError::bad_request(MESSAGE).detail(
-                        "error",
-                        format!(
-                            "invalid kind {:?}, expected {RECIPE_CRITERIA_KIND:?}",
-                            truncate(kind)
-                        ),
-                    ));
-                }
-                if let Some(v) = doc
-                    .api_version
-                    .as_deref()
-                    .filter(|v| !v.is_empty() && *v != aicr_recipe::API_VERSION)
-                {
-                    return Err(ApiError::bad_request(MESSAGE).detail(
-                        "error",
-                        format!(
-                            "invalid apiVersion {:?}, expected {:?}",
-                            truncate(v),
-                            aicr_recipe::API_VERSION
-                        ),
-                    ));
-                }
+                expect_field(MESSAGE, "kind", doc.kind.as_deref(), RECIPE_CRITERIA_KIND)?;
+                expect_field(
+                    MESSAGE,
+                    "apiVersion",
+                    doc.api_version.as_deref(),
+                    aicr_recipe::API_VERSION,
+                )?;
                 doc.spec
                     .unwrap_or_default()
                     .criteria()
@@ -224,9 +285,10 @@ fn criteria_key(c: &Criteria) -> String {
         .join("/")
 }
 
-/// A cacheable 200: the ETag names the representation (catalog digest, route, normalised
+/// A cacheable 200: the strong ETag names the representation by everything its bytes
+/// depend on (engine crate versions and build identity, catalog digest, route, normalised
 /// inputs, format), so a matching `If-None-Match` skips resolving and rendering; the
-/// handler then answers 304.
+/// handler then answers 304 (GET, HEAD) or 412 (POST).
 fn cacheable(
     api: &Api<'_>,
     request: &Request<Vec<u8>>,
@@ -234,8 +296,14 @@ fn cacheable(
     key: &[&str],
     render: impl FnOnce() -> Result<Vec<u8>, ApiError>,
 ) -> Answer {
-    let digest = api.catalog.info().digest.as_str();
-    let parts: Vec<&str> = std::iter::once(digest)
+    let engine = [
+        aicr_recipe::ENGINE_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        api.build,
+        api.catalog.info().digest.as_str(),
+    ];
+    let parts: Vec<&str> = engine
+        .into_iter()
         .chain(key.iter().copied())
         .chain([format.as_str()])
         .collect();
@@ -247,11 +315,11 @@ fn cacheable(
         status: StatusCode::OK,
         content_type: format.content_type(),
         body,
-        etag: Some(etag),
+        caching: Caching::Tagged(etag),
     })
 }
 
-pub fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     let params = QueryParams::parse(request.uri().query())?;
     let format = Format::negotiate(params.get("format"), accept(request))?;
     let criteria = recipe_criteria(api, request, &params)?;
@@ -264,7 +332,7 @@ pub fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) 
     )
 }
 
-pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     let params = QueryParams::parse(request.uri().query())?;
     let format = Format::negotiate(params.get("format"), accept(request))?;
     let (criteria, selector) = if request.method() == Method::POST {
@@ -310,7 +378,7 @@ pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -
                     QueryError::NotFound { .. } => {
                         ApiError::new(ErrorCode::NotFound, "Selector path not found")
                             .detail("selector", truncate(&selector))
-                            .detail("error", e.to_string())
+                            .detail("error", elide_quoted(&e.to_string()))
                     }
                     QueryError::Values(_) => {
                         ApiError::new(ErrorCode::Internal, "Values hydration failed")
@@ -322,7 +390,7 @@ pub fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -
     )
 }
 
-pub fn bundle(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+fn bundle(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     Err(ApiError::new(
         ErrorCode::NotImplemented,
         "Bundle generation is not offered by this server",
@@ -333,23 +401,23 @@ pub fn bundle(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext
     ))
 }
 
-pub fn root(api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+fn root(api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     let info = api.catalog.info();
     Ok(Success::json(
-        StatusCode::OK,
         &json!({
             "service": "aicr-edge",
             "version": aicr_recipe::ENGINE_VERSION,
-            "routes": ROUTES,
+            "routes": Route::paths(),
             "catalog": { "name": info.name, "version": info.version, "digest": info.digest },
         }),
+        Caching::Unspecified,
     ))
 }
 
-pub fn health(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
+fn health(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
     Ok(Success::json(
-        StatusCode::OK,
         &json!({ "status": "healthy", "timestamp": ctx.timestamp() }),
+        Caching::NoStore,
     ))
 }
 
@@ -357,21 +425,30 @@ pub fn health(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext)
 /// the worker's end-to-end tests check it against this crate's behaviour).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
-pub fn openapi(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
-    let etag = strong_etag(&["openapi", OPENAPI_JSON]);
-    let body = OPENAPI_JSON.as_bytes().to_vec();
+fn openapi(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     Ok(Success {
         status: StatusCode::OK,
         content_type: "application/json",
-        body,
-        etag: Some(etag),
+        body: OPENAPI_JSON.as_bytes().to_vec(),
+        caching: Caching::Tagged(strong_etag(&["openapi", OPENAPI_JSON])),
     })
 }
 
 /// Always ready: the catalog is embedded and was validated when the binary was built.
-pub fn ready(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
+fn ready(_api: &Api<'_>, _request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
     Ok(Success::json(
-        StatusCode::OK,
         &json!({ "status": "ready", "timestamp": ctx.timestamp() }),
+        Caching::NoStore,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sorted_and_unique() {
+        let paths = Route::paths();
+        assert!(paths.windows(2).all(|w| w[0] < w[1]), "{paths:?}");
+    }
 }

@@ -311,7 +311,6 @@ fn system_routes() {
     assert_eq!(json(&get("/health"))["status"], "healthy");
     let ready = get("/ready");
     assert_eq!(json(&ready)["status"], "ready");
-    assert_eq!(header(&ready, "cache-control"), "");
 }
 
 #[test]
@@ -414,4 +413,234 @@ fn allowlists_come_from_configuration() {
         send(&api, "GET", "/v1/recipe?accelerator=h100", &[], b"").status(),
         StatusCode::OK
     );
+}
+
+const EKS: &str = "/v1/recipe?service=eks&intent=training";
+const EKS_DOC: &[u8] = br#"{"spec":{"service":"eks","intent":"training"}}"#;
+
+fn post_json(target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response<Vec<u8>> {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    send(&api(), "POST", target, &all, body)
+}
+
+#[test]
+fn if_none_match_on_post_is_412_when_it_matches_and_ignored_otherwise() {
+    let tag = header(&get(EKS), "etag").to_owned();
+    for inm in [tag.as_str(), "*", &format!("\"other\", W/{tag}")] {
+        let r = post_json("/v1/recipe", &[("if-none-match", inm)], EKS_DOC);
+        let body = assert_error(&r, StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED");
+        assert_eq!(body["details"]["header"], "If-None-Match", "{inm}");
+        assert_eq!(header(&r, "cache-control"), "no-store");
+        assert_eq!(header(&r, "etag"), "");
+    }
+    let r = post_json("/v1/recipe", &[("if-none-match", "\"other\"")], EKS_DOC);
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        header(&r, "etag"),
+        tag,
+        "POST and GET name the same bytes alike"
+    );
+    // Only an answer that would be 2xx is conditional: errors stay errors.
+    let r = post_json(
+        "/v1/recipe",
+        &[("if-none-match", "*")],
+        br#"{"spec":{"service":"lke"}}"#,
+    );
+    assert_error(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let r = post_json(
+        "/v1/query",
+        &[("if-none-match", "*")],
+        br#"{"criteria":{},"selector":"no.such.key"}"#,
+    );
+    assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let query = br#"{"criteria":{"service":"eks"},"selector":"criteria"}"#;
+    let r = post_json("/v1/query", &[("if-none-match", "*")], query);
+    assert_error(&r, StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED");
+    // GET and HEAD keep answering 304.
+    for method in ["GET", "HEAD"] {
+        let r = send(&api(), method, EKS, &[("if-none-match", &tag)], b"");
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{method}");
+    }
+}
+
+#[test]
+fn cache_control_by_method_and_status() {
+    let public = "public, max-age=600";
+    let cases: Vec<(&str, Response<Vec<u8>>, u16, &str)> = vec![
+        ("GET recipe", get(EKS), 200, public),
+        (
+            "HEAD recipe",
+            send(&api(), "HEAD", EKS, &[], b""),
+            200,
+            public,
+        ),
+        (
+            "304",
+            send(&api(), "GET", EKS, &[("if-none-match", "*")], b""),
+            304,
+            public,
+        ),
+        ("GET openapi", get("/openapi.json"), 200, public),
+        (
+            "POST recipe",
+            post_json("/v1/recipe", &[], EKS_DOC),
+            200,
+            "no-store",
+        ),
+        (
+            "POST query",
+            post_json(
+                "/v1/query",
+                &[],
+                br#"{"criteria":{},"selector":"criteria"}"#,
+            ),
+            200,
+            "no-store",
+        ),
+        ("health", get("/health"), 200, "no-store"),
+        (
+            "HEAD health",
+            send(&api(), "HEAD", "/health", &[], b""),
+            200,
+            "no-store",
+        ),
+        ("ready", get("/ready"), 200, "no-store"),
+        ("400", get("/v1/recipe?service=lke"), 400, "no-store"),
+        (
+            "HEAD 400",
+            send(&api(), "HEAD", "/v1/recipe?os=x", &[], b""),
+            400,
+            "no-store",
+        ),
+        ("404", get("/nope"), 404, "no-store"),
+        (
+            "404 selector",
+            get("/v1/query?selector=nope"),
+            404,
+            "no-store",
+        ),
+        (
+            "405",
+            send(&api(), "PUT", "/v1/recipe", &[], b""),
+            405,
+            "no-store",
+        ),
+        (
+            "413",
+            post_json("/v1/recipe", &[], &vec![b' '; aicr_api::MAX_BODY_BYTES + 1]),
+            413,
+            "no-store",
+        ),
+        (
+            "501",
+            send(&api(), "POST", "/v1/bundle", &[], b"{}"),
+            501,
+            "no-store",
+        ),
+    ];
+    for (what, r, status, cache_control) in cases {
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        assert_eq!(header(&r, "cache-control"), cache_control, "{what}");
+    }
+}
+
+#[test]
+fn accept_q_values_choose_the_format() {
+    let format = |accept: &str| {
+        let r = send(&api(), "GET", EKS, &[("accept", accept)], b"");
+        assert_eq!(r.status(), StatusCode::OK, "{accept}");
+        header(&r, "content-type").to_owned()
+    };
+    for (accept, expected) in [
+        ("application/yaml;q=0, */*", "application/json"),
+        ("application/json;q=0, application/yaml", "application/yaml"),
+        (
+            "application/json;q=0.5, application/yaml;q=0.8",
+            "application/yaml",
+        ),
+        (
+            "application/yaml;q=0.5, application/json",
+            "application/json",
+        ),
+        (
+            "text/yaml;q=0.9, application/json;q=0.1",
+            "application/yaml",
+        ),
+        ("application/yaml;q=0", "application/json"),
+        ("*/*;q=0.1, application/yaml", "application/yaml"),
+        ("application/json, application/yaml", "application/json"),
+        ("application/yaml, application/json", "application/yaml"),
+        ("APPLICATION/YAML; Q=1.0", "application/yaml"),
+        (
+            "application/vnd.nvidia.aicr.v2+json, application/yaml;q=0.9",
+            "application/json",
+        ),
+        (
+            "application/yaml;q=2, application/json;q=0.5",
+            "application/json",
+        ),
+        ("application/yaml;q=abc", "application/json"),
+        ("garbage, application/yaml", "application/yaml"),
+    ] {
+        assert_eq!(format(accept), expected, "Accept: {accept}");
+    }
+    // `format` wins over Accept, whatever its q-values say.
+    let r = send(
+        &api(),
+        "GET",
+        &format!("{EKS}&format=yaml"),
+        &[("accept", "application/yaml;q=0, application/json")],
+        b"",
+    );
+    assert_eq!(header(&r, "content-type"), "application/yaml");
+}
+
+#[test]
+fn percent_escapes_need_two_hex_digits() {
+    for escape in ["%+A", "%-1", "%4", "%+0", "%%41", "%4%41"] {
+        let r = get(&format!("/v1/recipe?service=eks&os={escape}"));
+        let body = assert_error(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+        assert!(
+            body["message"].as_str().unwrap().contains("two hex digits"),
+            "{escape}: {body}"
+        );
+        assert_eq!(body["details"]["pair"], format!("os={escape}"));
+    }
+    let r = get("/v1/recipe?service=%65ks&intent=%74raining");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json(&r)["criteria"]["service"], "eks");
+}
+
+#[test]
+fn every_listed_route_is_served_and_every_served_route_is_listed() {
+    let listed: Vec<String> = serde_json::from_value(json(&get("/"))["routes"].clone()).unwrap();
+    let not_found = json(&get("/no/such/route"));
+    assert_eq!(not_found["details"]["routes"], serde_json::json!(listed));
+    for route in &listed {
+        let r = send(&api(), "OPTIONS", route, &[], b"");
+        assert_eq!(
+            r.status(),
+            StatusCode::NO_CONTENT,
+            "{route} is listed but not served"
+        );
+    }
+    // What the API serves: every path its OpenAPI document describes, plus any path that
+    // answers OPTIONS among the near misses of the listed ones.
+    let doc = json(&get("/openapi.json"));
+    let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for path in documented {
+        assert!(listed.contains(path), "{path} is served but not listed");
+    }
+    for route in &listed {
+        for near in [
+            format!("{route}/"),
+            format!("{route}x"),
+            route.to_uppercase(),
+        ] {
+            if !listed.contains(&near) {
+                assert_eq!(get(&near).status(), StatusCode::NOT_FOUND, "{near}");
+            }
+        }
+    }
 }
