@@ -362,7 +362,8 @@ async function main() {
 
 main().catch((e) => {
   const b = $('banner');
-  b.textContent = `The explorer could not start: ${message(e)}`;
+  b.textContent = `The explorer could not start its recipe engine (pkg/aicr_web_bg.wasm): ${message(e)}`;
   b.hidden = false;
+  document.body.dataset.ready = 'failed';
   throw e;
 });

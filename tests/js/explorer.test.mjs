@@ -124,6 +124,41 @@ test('a share link restores the view, compare set included', async () => {
   await restored.close();
 });
 
+test('a share link shows its recipe as soon as the page loads', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);
+  assert.deepEqual(await shownComponents(page), engineComponents(expected.a.recipe));
+  assert.equal(await page.isHidden('#banner'), true);
+  await page.close();
+});
+
+test('positions in the components table stay on one line at 1280 px', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);
+  const cells = await page.$$eval('#components .c-index', (tds) => tds.map((td) => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return { text: td.textContent, lines: range.getClientRects().length };
+  }));
+  assert.ok(cells.some((c) => c.text.length > 1), 'the recipe has ten or more components');
+  for (const c of cells) assert.equal(c.lines, 1, `position ${c.text} is broken over ${c.lines} lines`);
+  await page.close();
+});
+
+// Pages of this test fail on purpose, so their console errors are not collected.
+test('an engine that cannot load is reported on the page, not an empty form', async () => {
+  for (const missing of ['pkg/aicr_web.js', 'pkg/aicr_web_bg.wasm']) {
+    const page = await browser.context.newPage();
+    await page.route(`${BASE}${missing}`, (route) => route.fulfill({ status: 404, body: 'not found' }));
+    await page.goto(BASE);
+    await page.waitForSelector('body[data-ready="failed"]', { timeout: 20000 });
+    const text = await page.textContent('#banner');
+    assert.equal(await page.isVisible('#banner'), true, `${missing}: banner shown`);
+    assert.match(text, /recipe engine/, `${missing}: ${text}`);
+    await page.close();
+  }
+});
+
 test('downloads are the edge API\'s JSON and YAML, byte for byte', async () => {
   const page = await newPage();
   await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);

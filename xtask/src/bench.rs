@@ -2,16 +2,8 @@
 //! and prints one table of medians, with the ratio to the engine's own resolve of the same
 //! criteria so numbers taken on a noisy 2-core machine compare within one run.
 
-use crate::steps::{self, Result, cargo, root};
+use crate::steps::{self, Result, Row, cargo, root};
 use std::path::Path;
-
-/// A row of the bench table: what, median in nanoseconds (or another unit), note.
-pub struct Row {
-    pub name: String,
-    pub value: f64,
-    pub unit: &'static str,
-    pub note: String,
-}
 
 fn collect(dir: &Path, out: &mut Vec<(String, f64)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -1,6 +1,6 @@
 //! `cargo xtask build`: native workspace, then the wasm crates on both targets.
 
-use crate::setup;
+use crate::install;
 use crate::steps::{self, Result, cargo};
 use crate::toolchain::{WASM_TARGETS, WasmRoute, wasm_cargo_on, wasm_route};
 
@@ -11,7 +11,7 @@ pub fn run(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
         return Err(format!("build takes no arguments, got {extra:?}"));
     }
-    setup::wasm_std()?;
+    install::wasm_std()?;
     run_native()?;
     portable_wasm()?;
     crate::web::build()?;
@@ -34,7 +34,7 @@ pub fn portable_wasm() -> Result {
 /// The same build forced onto Debian's `rustc-web` + `-Zbuild-std` route, so the fallback
 /// that machines without rustup's wasm targets take is proven on every run.
 pub fn portable_wasm_debian_route() -> Result {
-    setup::apt_install(setup::DEBIAN_WASM_PACKAGES)?;
+    install::apt_install(install::DEBIAN_WASM_PACKAGES)?;
     portable_wasm_on(WasmRoute::Debian)
 }
 

@@ -7,10 +7,10 @@
 //! path is exercised through wasmtime's own crates (the host test's command world), and
 //! `wasmtime serve`'s through `jco serve`, another `wasi:http` host.
 
-use crate::bench::Row;
-use crate::steps::{Result, output, root, run};
+use crate::conformance;
+use crate::install;
+use crate::steps::{Result, Row, gzip_len, node_bin, output, root, run};
 use crate::toolchain::{WASM_WASIP2, WasmRoute, wasm_cargo, wasm_route, wasm_target_dir};
-use crate::{conformance, setup};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -76,8 +76,20 @@ pub fn js_package() -> PathBuf {
     root().join("target/component-js")
 }
 
+/// Tools the component's build and tests need beyond the wasm std: jco (npm) and, on the
+/// Debian route, lld-22 (wasm-component-ld links through Debian's `rust-lld`, a link to
+/// lld-22, which rustc-web does not always pull in).
+pub fn setup() -> Result {
+    install::npm_install(".")?;
+    if wasm_route() == WasmRoute::Debian {
+        install::apt_install(&["lld-22"])?;
+    }
+    Ok(())
+}
+
 /// Builds `aicr.wasm` with a catalog.
 pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
+    setup()?;
     let mut cmd = wasm_cargo();
     cmd.args([
         "build",
@@ -87,11 +99,6 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
         "--target",
         WASM_WASIP2,
     ]);
-    if wasm_route() == WasmRoute::Debian {
-        // wasm-component-ld links through Debian's `rust-lld`, a link to lld-22, which
-        // rustc-web does not always pull in.
-        setup::apt_install(&["lld-22"])?;
-    }
     if catalog == Catalog::Upstream {
         let recipes = conformance::upstream_catalog()?;
         cmd.env("AICR_CATALOG_DIR", recipes)
@@ -103,7 +110,7 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
         "{}: {} bytes, {} gzip -9",
         path.display(),
         file_len(&path)?,
-        crate::web::gzip_len(&path)?
+        gzip_len(&path)?
     );
     Ok(path)
 }
@@ -111,7 +118,7 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
 /// `jco transpile` of our component into an ES module package (`package.json` included),
 /// importable from Node and bundlers: `import { resolver } from "<dir>/aicr.js"`.
 pub fn transpile() -> Result<PathBuf> {
-    setup::npm_install(".")?;
+    install::npm_install(".")?;
     let out = js_package();
     let _ = std::fs::remove_dir_all(&out);
     run(Command::new(node_bin("jco"))
@@ -218,7 +225,7 @@ pub fn http_conformance() -> Result {
     let Some(upstream) = conformance::upstream_or_skip() else {
         return Ok(());
     };
-    setup::npm_install(".")?;
+    install::npm_install(".")?;
     let wasm = build_wasm(Catalog::Upstream)?;
     let configured = upstream.server_environment()?;
     let runs = std::iter::once((BTreeMap::new(), conformance::EnvCases::Skip))
@@ -277,7 +284,7 @@ pub fn bench_rows() -> Result<Vec<Row>> {
         },
         Row {
             name: "component aicr.wasm gzip -9".into(),
-            value: crate::web::gzip_len(&wasm)? as f64,
+            value: gzip_len(&wasm)? as f64,
             unit: "B",
             note: "budget 400,000 B".into(),
         },
@@ -341,10 +348,6 @@ fn file_len(path: &Path) -> Result<u64> {
     std::fs::metadata(path)
         .map(|m| m.len())
         .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn node_bin(name: &str) -> PathBuf {
-    root().join("node_modules/.bin").join(name)
 }
 
 fn node() -> Command {

@@ -7,7 +7,9 @@ mod bench;
 mod build;
 mod component;
 mod conformance;
+mod install;
 mod native;
+mod serve;
 mod setup;
 mod steps;
 mod test;
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "conformance" => conformance::run(rest),
-        "serve" => worker::serve(rest),
+        "serve" => serve::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -1,8 +1,9 @@
 //! Running external commands: echoed, timed, and failing with the command line in the
 //! message.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 pub type Result<T = ()> = std::result::Result<T, String>;
@@ -39,6 +40,11 @@ pub fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A tool from the workspace's npm packages (`node_modules/.bin`, installed by setup).
+pub fn node_bin(name: &str) -> PathBuf {
+    root().join("node_modules/.bin").join(name)
+}
+
 /// `cargo` from the toolchain that runs xtask.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -50,4 +56,38 @@ pub fn cargo() -> Command {
 pub struct Step {
     pub name: &'static str,
     pub run: fn() -> Result,
+}
+
+/// A row of the bench table: what, median in nanoseconds (or another unit), note.
+pub struct Row {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub note: String,
+}
+
+/// gzip -9 size of a file (the budget's measure).
+pub fn gzip_len(path: &Path) -> Result<u64> {
+    let mut child = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    let mut n = 0u64;
+    let mut buf = [0u8; 64 * 1024];
+    let mut out = child.stdout.take().ok_or("gzip has no stdout")?;
+    loop {
+        let read = out.read(&mut buf).map_err(|e| e.to_string())?;
+        if read == 0 {
+            break;
+        }
+        n += read as u64;
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(n)
+    } else {
+        Err(format!("gzip {} failed", path.display()))
+    }
 }

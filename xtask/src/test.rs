@@ -70,6 +70,10 @@ const STEPS: &[Step] = &[
         run: crate::web::explorer_tests,
     },
     Step {
+        name: "cargo xtask serve from a clean www/ (no pkg/): explorer renders in Chromium",
+        run: crate::serve::from_clean_www,
+    },
+    Step {
         name: "edge worker bundle within its gzip budget",
         run: crate::worker::bundle_budget,
     },

@@ -5,7 +5,7 @@
 //! rebuilding std with `-Zbuild-std` (see shared/toolchain.md). The Debian route keeps its
 //! own target directory so the two compilers never overwrite each other's artifacts.
 
-use crate::steps::{cargo, output, root};
+use crate::steps::{Result, cargo, node_bin, output, root, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -118,4 +118,29 @@ pub fn wasm_artifact(target: &str, file: &str) -> PathBuf {
         .join(target)
         .join("release")
         .join(file)
+}
+
+/// The wasm features rustc's wasm32 target and wasm-bindgen's glue use, named explicitly:
+/// the release profile strips the `target_features` section wasm-opt would read, and an
+/// explicit list keeps wasm-opt from emitting encodings a runtime may not have yet.
+const WASM_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+    "--enable-exception-handling",
+];
+
+/// Optimises a wasm file in place with npm binaryen's `wasm-opt` at `level` (`-O`, `-Oz`).
+/// Debian's older binaryen breaks wasm-bindgen's externref table (shared/toolchain.md §4).
+pub fn wasm_opt(level: &str, wasm: &Path) -> Result {
+    run(Command::new(node_bin("wasm-opt"))
+        .arg(level)
+        .args(WASM_FEATURES)
+        .arg(wasm)
+        .arg("-o")
+        .arg(wasm))
 }

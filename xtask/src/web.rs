@@ -8,26 +8,13 @@
 //! with Debian's `/usr/bin/chromium`; the page is served from 127.0.0.1 by a plain static
 //! server, and the expected recipes come from the native engine.
 
-use crate::bench::Row;
-use crate::setup;
-use crate::steps::{Result, output, root, run};
-use crate::toolchain::{WASM_UNKNOWN, wasm_artifact, wasm_cargo};
-use std::io::{BufRead, BufReader, Read};
+use crate::install;
+use crate::steps::{Result, Row, gzip_len, output, root, run};
+use crate::toolchain::{WASM_UNKNOWN, wasm_artifact, wasm_cargo, wasm_opt};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// Must equal the `wasm-bindgen` crate version pinned in the root Cargo.toml.
-/// The wasm features rustc's wasm32 target emits; named explicitly because the release
-/// profile strips the `target_features` section wasm-opt would otherwise read.
-const WASM_FEATURES: &[&str] = &[
-    "--enable-bulk-memory",
-    "--enable-bulk-memory-opt",
-    "--enable-nontrapping-float-to-int",
-    "--enable-sign-ext",
-    "--enable-mutable-globals",
-    "--enable-reference-types",
-    "--enable-multivalue",
-];
 /// The page's wasm budget, gzip -9 bytes.
 pub const WASM_GZIP_BUDGET: u64 = 400 * 1024;
 /// Seconds one node test or bench run may take.
@@ -59,15 +46,15 @@ fn test_output() -> PathBuf {
     root().join("target/test-output")
 }
 
-fn node_bin(name: &str) -> PathBuf {
-    root().join("node_modules/.bin").join(name)
+/// What the explorer's build needs beyond the wasm std.
+pub fn setup() -> Result {
+    install::npm_install(".")?;
+    install::wasm_bindgen_cli()
 }
 
-/// What the explorer's build and tests need beyond the wasm std.
-pub fn setup() -> Result {
-    setup::apt_install(&["chromium"])?;
-    setup::npm_install(".")?;
-    setup::wasm_bindgen_cli()
+/// What its tests and bench add: Debian's Chromium (playwright-core drives it).
+pub fn test_setup() -> Result {
+    install::apt_install(&["chromium"])
 }
 
 /// Builds `www/pkg/` (wasm-bindgen output, size-optimised).
@@ -95,12 +82,7 @@ pub fn build() -> Result {
         .arg(&pkg)
         .arg(&artifact))?;
     let wasm = pkg_wasm();
-    run(Command::new(node_bin("wasm-opt"))
-        .arg("-Oz")
-        .args(WASM_FEATURES)
-        .arg(&wasm)
-        .arg("-o")
-        .arg(&wasm))?;
+    wasm_opt("-Oz", &wasm)?;
     eprintln!(
         "explorer wasm: {} bytes, {} gzip",
         file_len(&wasm)?,
@@ -113,32 +95,6 @@ fn file_len(path: &Path) -> Result<u64> {
     std::fs::metadata(path)
         .map(|m| m.len())
         .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// gzip -9 size of a file (the budget's measure).
-pub fn gzip_len(path: &Path) -> Result<u64> {
-    let mut child = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run gzip: {e}"))?;
-    let mut n = 0u64;
-    let mut buf = [0u8; 64 * 1024];
-    let mut out = child.stdout.take().ok_or("gzip has no stdout")?;
-    loop {
-        let read = out.read(&mut buf).map_err(|e| e.to_string())?;
-        if read == 0 {
-            break;
-        }
-        n += read as u64;
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(n)
-    } else {
-        Err(format!("gzip {} failed", path.display()))
-    }
 }
 
 /// Test step: the page's wasm is within budget (builds it first).
@@ -231,15 +187,18 @@ impl Drop for StaticServer {
 
 /// Runs the Chromium end-to-end tests against the explorer at `base_url` (any host: the
 /// static server here, or the worker). `www/pkg/` must be built.
-pub fn chromium_tests(base_url: &str) -> Result {
+/// `only`, when given, runs just the tests whose names match that regular expression.
+pub fn chromium_tests(base_url: &str, only: Option<&str>) -> Result {
+    test_setup()?;
     let expected = test_output().join("explorer-expected.json");
     write_expected(&expected)?;
-    run(node()
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            "tests/js/explorer.test.mjs",
-        ])
+    let mut cmd = node();
+    cmd.args(["--test", "--test-reporter=spec"]);
+    if let Some(pattern) = only {
+        cmd.arg(format!("--test-name-pattern={pattern}"));
+    }
+    run(cmd
+        .arg("tests/js/explorer.test.mjs")
         .env("EXPLORER_URL", base_url)
         .env("EXPLORER_EXPECTED", &expected)
         .env("EXPLORER_OUTPUT", test_output()))
@@ -250,7 +209,7 @@ pub fn explorer_tests() -> Result {
     build()?;
     let server = StaticServer::start()?;
     eprintln!("explorer served by python3 http.server at {}", server.url);
-    chromium_tests(&server.url)?;
+    chromium_tests(&server.url, None)?;
     eprintln!(
         "screenshots: {}",
         test_output().join("explorer.png").display()
@@ -263,6 +222,7 @@ pub fn explorer_tests() -> Result {
 /// recipe (fresh profile each run, so the wasm is fetched and compiled every time), and
 /// one re-resolve after a criteria change (change event to DOM updated and laid out).
 pub fn bench_rows() -> Result<Vec<Row>> {
+    test_setup()?;
     build()?;
     let server = StaticServer::start()?;
     let out = output(

@@ -1,28 +1,27 @@
-//! The edge worker (crates/worker): its offline build, `cargo xtask serve`, its test steps
-//! and its benchmark.
+//! The edge worker (crates/worker): its offline build, its test steps and its benchmark.
 //!
-//! `worker-build` would download wasm-bindgen, esbuild and wasm-opt at build time; here each
-//! is installed pinned by `setup` (cargo for wasm-bindgen-cli, npm for esbuild and binaryen)
-//! and handed to it through `WASM_BINDGEN_BIN`, `ESBUILD_BIN` and `WASM_OPT_BIN`, so builds
-//! never touch the network. On the Debian route the same build runs with Debian's compiler
-//! rebuilding std (shared/toolchain.md §5b).
+//! The build is ours, from pinned tools `setup` installs (the wasm-bindgen CLI through cargo,
+//! esbuild and binaryen through npm), so it never touches the network and needs no
+//! `worker-build` (a 7-minute compile on a fresh machine): cargo builds the crate for
+//! wasm32-unknown-unknown, `wasm-bindgen --target module` writes the glue, our entry module
+//! (`crates/worker/js/entry.mjs`) is bundled over it by esbuild, and `wasm-opt -O` shrinks the
+//! wasm. The result is the two files wrangler uploads: `index.js` and `index_bg.wasm`. On the
+//! Debian route the same cargo build runs with Debian's compiler rebuilding std
+//! (shared/toolchain.md §1b).
 
-use crate::bench::Row;
-use crate::setup::{apt_install, cargo_tool, npm_install};
-use crate::steps::{Result, cargo, output, root, run};
-use crate::toolchain::{WASM_UNKNOWN, WasmRoute, wasm_env, wasm_route};
-use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, stop_group, wrangler_dev};
+use crate::install::{apt_install, npm_install};
+use crate::steps::{Result, Row, cargo, node_bin, output, root, run};
+use crate::toolchain::{
+    WASM_UNKNOWN, WasmRoute, wasm_cargo, wasm_opt, wasm_route, wasm_target_dir,
+};
+use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-const WORKER_BUILD_VERSION: &str = "0.8.7";
 /// The gzip budget of the uploaded bundle (the platform's free plan allows 3 MB).
 pub const BUNDLE_BUDGET_GZIP: u64 = 1024 * 1024;
-const DEFAULT_PORT: u16 = 8787;
 /// wrk's run length: the bench must stay within 15 s.
 const BENCH_SECONDS: u32 = 10;
 const BENCH_CONNECTIONS: u32 = 16;
@@ -38,20 +37,10 @@ pub enum Catalog {
 }
 
 /// Tools the worker build and its tests need: npm packages (wrangler + workerd, esbuild,
-/// binaryen) and the two cargo-installed CLIs.
+/// binaryen) and the wasm-bindgen CLI.
 pub fn setup() -> Result {
     npm_install(".")?;
-    cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION, true)?;
-    crate::setup::wasm_bindgen_cli()
-}
-
-fn cargo_bin(name: &str) -> PathBuf {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
-        });
-    home.join("bin").join(name)
+    crate::install::wasm_bindgen_cli()
 }
 
 /// Output folder of a build (`index.js` + `index_bg.wasm`); `Ours` is `main` in wrangler.toml.
@@ -79,43 +68,38 @@ pub fn built(catalog: Catalog) -> Result<PathBuf> {
 fn build(catalog: Catalog) -> Result<PathBuf> {
     setup()?;
     let route = wasm_route();
-    let root = root();
     let out = build_dir(catalog);
-    let mut cmd = Command::new(cargo_bin("worker-build"));
-    cmd.current_dir(root.join("crates/worker"))
-        .arg("--release")
-        .arg("--out-dir")
-        .arg(&out)
-        .env("WASM_BINDGEN_BIN", cargo_bin("wasm-bindgen"))
-        .env("ESBUILD_BIN", root.join("node_modules/.bin/esbuild"))
-        .env("WASM_OPT_BIN", root.join("node_modules/.bin/wasm-opt"))
-        .envs(wasm_env(route));
-    if route == WasmRoute::Debian {
-        // worker-build runs `rustc`/`cargo` from PATH and insists the target's libdir exists
-        // (it would run `rustup target add` otherwise); with -Zbuild-std it stays empty.
-        let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("/usr/bin:{path}"));
-        let libdir = output(Command::new("/usr/bin/rustc").args([
-            "--print",
-            "target-libdir",
-            "--target",
-            WASM_UNKNOWN,
-        ]))
-        .ok_or("Debian rustc cannot name its wasm32 libdir")?;
-        std::fs::create_dir_all(libdir.trim())
-            .map_err(|e| format!("mkdir {}: {e} (run as root once)", libdir.trim()))?;
-    }
+    let mut cmd = wasm_cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "aicr-worker",
+        "--target",
+        WASM_UNKNOWN,
+    ]);
+    // A different embedded catalog gets its own target dir, or it would rebuild ours.
+    let target_dir = match (catalog, route) {
+        (Catalog::Ours, route) => wasm_target_dir(route),
+        (Catalog::Upstream, WasmRoute::Rustup) => root().join("target/upstream"),
+        (Catalog::Upstream, WasmRoute::Debian) => root().join("target/deb-upstream"),
+    };
     if catalog == Catalog::Upstream {
-        let recipes = crate::conformance::upstream_catalog()?;
-        // A separate target dir: a different embedded catalog would otherwise rebuild ours.
-        let target = match route {
-            WasmRoute::Rustup => root.join("target/upstream"),
-            WasmRoute::Debian => root.join("target/deb-upstream"),
-        };
-        cmd.env("AICR_CATALOG_DIR", recipes)
-            .env("CARGO_TARGET_DIR", target);
+        cmd.env("AICR_CATALOG_DIR", crate::conformance::upstream_catalog()?)
+            .env("CARGO_TARGET_DIR", &target_dir);
     }
     run(&mut cmd)?;
+    let artifact = target_dir
+        .join(WASM_UNKNOWN)
+        .join("release/aicr_worker.wasm");
+    let stamp = out.join(".built-from");
+    let identity = artifact_identity(&artifact)?;
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == identity) {
+        eprintln!("{} is up to date", out.display());
+    } else {
+        bundle(&artifact, &out)?;
+        std::fs::write(&stamp, identity).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    }
     let total = bundle_gzip_bytes(&out)?;
     eprintln!(
         "worker bundle ({catalog:?} catalog): {} gzip (budget {})",
@@ -123,6 +107,64 @@ fn build(catalog: Catalog) -> Result<PathBuf> {
         kib(BUNDLE_BUDGET_GZIP)
     );
     Ok(out)
+}
+
+/// Size and modification time of the cargo artifact: what the bundle in `out` was made from.
+fn artifact_identity(artifact: &Path) -> Result<String> {
+    let meta = artifact
+        .metadata()
+        .map_err(|e| format!("{}: {e}", artifact.display()))?;
+    Ok(format!("{} {:?}", meta.len(), meta.modified().ok()))
+}
+
+/// The cargo artifact → `out/index.js` + `out/index_bg.wasm`.
+fn bundle(artifact: &Path, out: &Path) -> Result {
+    let glue = out.with_extension("glue");
+    for dir in [&glue, out] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    // The reset function and abort handler let the entry module replace a trapped instance.
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "module",
+            "--out-name",
+            "index",
+            "--no-typescript",
+            "--experimental-reset-state-function",
+            "--force-enable-abort-handler",
+            "--out-dir",
+        ])
+        .arg(&glue)
+        .arg(artifact))?;
+    // The module target imports the wasm in the source phase (`import source`), which
+    // bundlers do not parse yet; workerd's plain wasm import gives the same WebAssembly.Module.
+    let glue_js = glue.join("index.js");
+    let text =
+        std::fs::read_to_string(&glue_js).map_err(|e| format!("{}: {e}", glue_js.display()))?;
+    std::fs::write(&glue_js, text.replace("import source ", "import "))
+        .map_err(|e| format!("{}: {e}", glue_js.display()))?;
+    let entry = glue.join("entry.mjs");
+    std::fs::copy(root().join("crates/worker/js/entry.mjs"), &entry)
+        .map_err(|e| format!("crates/worker/js/entry.mjs: {e}"))?;
+    run(Command::new(node_bin("esbuild"))
+        .arg(&entry)
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--minify",
+            "--log-level=warning",
+            "--external:./index_bg.wasm",
+            "--external:cloudflare:workers",
+        ])
+        .arg(format!("--outfile={}", out.join("index.js").display())))?;
+    let wasm = out.join("index_bg.wasm");
+    std::fs::copy(glue.join("index_bg.wasm"), &wasm)
+        .map_err(|e| format!("{}: {e}", wasm.display()))?;
+    wasm_opt("-O", &wasm)?;
+    let _ = std::fs::remove_dir_all(&glue);
+    Ok(())
 }
 
 fn kib(bytes: u64) -> String {
@@ -224,65 +266,6 @@ pub fn end_to_end() -> Result {
         ])
         .env(BUILD_ENV, ours)
         .env(UPSTREAM_BUILD_ENV, upstream))
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// `cargo xtask serve [--port N]`: builds, then runs the worker and the explorer in local
-/// workerd through wrangler until Ctrl-C, which stops wrangler and its workerd together.
-pub fn serve(args: &[String]) -> Result {
-    let port = match args {
-        [] => DEFAULT_PORT,
-        [flag, value] if flag == "--port" => value
-            .parse()
-            .map_err(|_| format!("--port {value:?}: expected a port number 1-65535"))?,
-        _ => {
-            return Err(format!(
-                "usage: cargo xtask serve [--port N] (default {DEFAULT_PORT}), got {args:?}"
-            ));
-        }
-    };
-    if port == 0 {
-        return Err("--port 0: expected a port number 1-65535".into());
-    }
-    crate::setup::wasm_std()?;
-    built(Catalog::Ours)?;
-    let mut child = wrangler_dev(port, &root().join("wrangler.toml"), &[])
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start wrangler: {e}; run `cargo xtask setup`"))?;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            request_stop as *const () as libc::sighandler_t,
-        );
-        libc::signal(
-            libc::SIGTERM,
-            request_stop as *const () as libc::sighandler_t,
-        );
-    }
-    let base = format!("http://127.0.0.1:{port}");
-    println!("\naicr-edge is starting in local workerd (Ctrl-C stops it):");
-    println!("  explorer: {base}/");
-    println!("  API:      {base}/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training");
-    println!("  OpenAPI:  {base}/openapi.json\n");
-    loop {
-        if STOP.load(Ordering::SeqCst) {
-            eprintln!("\nstopping wrangler and workerd…");
-            stop_group(&mut child);
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            stop_group(&mut child);
-            return Err(format!("wrangler exited ({status})"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// wrk's latency text (`850.12us`, `1.23ms`, `2.00s`) in nanoseconds.

@@ -1,0 +1,162 @@
+//! Installers: the bottom layer of xtask. Each installs one kind of tool idempotently (apt
+//! packages, npm folders, cargo-installed CLIs, the wasm std), every probe and download
+//! under a time limit, so a machine without network fails fast with a clear message
+//! instead of hanging. Host modules and commands call these; these call nothing above.
+
+use crate::steps::{self, Result, output, root};
+use crate::toolchain::{WASM_TARGETS, debian_route_installed, rustup_has_target};
+use std::path::Path;
+use std::process::Command;
+
+/// Seconds allowed for one `rustup target add` (its server is not promised here).
+const RUSTUP_TIMEOUT: &str = "120";
+/// Seconds allowed for apt and npm steps.
+const PACKAGE_TIMEOUT: &str = "900";
+
+/// The wasm-bindgen CLI must be exactly the `wasm-bindgen` crate version in Cargo.lock
+/// (pinned with `=` in the workspace manifest).
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// Installs that CLI. Unlocked: its lockfile pins a crate version this registry lacks.
+pub fn wasm_bindgen_cli() -> Result {
+    cargo_tool(
+        "wasm-bindgen",
+        "wasm-bindgen-cli",
+        WASM_BINDGEN_VERSION,
+        false,
+    )
+}
+
+/// Debian packages of the `-Zbuild-std` route.
+pub const DEBIAN_WASM_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "wasi-libc",
+    "lld-22",
+];
+
+/// A wasm std for both targets: rustup's if it can be had, else Debian's route.
+pub fn wasm_std() -> Result {
+    let missing: Vec<&str> = WASM_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !rustup_has_target(t))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("setup: rustup wasm targets present");
+        return Ok(());
+    }
+    if output(Command::new("rustup").arg("--version")).is_some() {
+        let added = steps::run(
+            Command::new("timeout")
+                .arg(RUSTUP_TIMEOUT)
+                .args(["rustup", "target", "add"])
+                .args(&missing),
+        );
+        if added.is_ok() && missing.iter().all(|t| rustup_has_target(t)) {
+            return Ok(());
+        }
+        eprintln!(
+            "setup: rustup could not add {missing:?}; falling back to Debian's rustc-web route"
+        );
+    }
+    if debian_route_installed() {
+        eprintln!("setup: Debian rustc-web route present");
+        return Ok(());
+    }
+    apt_install(DEBIAN_WASM_PACKAGES)
+}
+
+/// Installs Debian packages that are not installed yet (`apt-get update` first, once).
+pub fn apt_install(packages: &[&str]) -> Result {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            output(Command::new("dpkg-query").args(["-W", "-f", "${Status}", p]))
+                .is_none_or(|s| !s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sudo = |cmd: &str| -> Command {
+        let is_root = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+        let mut c = if is_root {
+            Command::new("timeout")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("timeout");
+            c
+        };
+        c.args([PACKAGE_TIMEOUT, cmd]);
+        c
+    };
+    steps::run(sudo("apt-get").arg("update").arg("-q"))?;
+    steps::run(
+        sudo("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q"])
+            .args(&missing),
+    )
+}
+
+/// `npm ci` (or `npm install` without a lock) in a folder of the workspace, skipped when
+/// `node_modules` is newer than `package.json` and the lock.
+pub fn npm_install(dir: &str) -> Result {
+    let dir = root().join(dir);
+    let modules = dir.join("node_modules");
+    let stamp = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let fresh = stamp(&modules).is_some_and(|m| {
+        ["package.json", "package-lock.json"]
+            .iter()
+            .all(|f| stamp(&dir.join(f)).is_none_or(|t| t <= m))
+    });
+    if fresh {
+        return Ok(());
+    }
+    let verb = if dir.join("package-lock.json").exists() {
+        "ci"
+    } else {
+        "install"
+    };
+    steps::run(
+        Command::new("timeout")
+            .args([PACKAGE_TIMEOUT, "npm", verb, "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )?;
+    std::fs::File::open(&modules)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .ok();
+    Ok(())
+}
+
+/// Installs a cargo tool at an exact version unless `bin --version` already reports it.
+pub fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result {
+    let have = output(Command::new(bin).arg("--version")).is_some_and(|v| v.contains(version));
+    if have {
+        return Ok(());
+    }
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(["install", krate, "--version", version]);
+    if locked {
+        cmd.arg("--locked");
+    }
+    steps::run(&mut cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wasm_bindgen_cli_matches_the_locked_crate() {
+        let lock = std::fs::read_to_string(super::root().join("Cargo.lock")).unwrap();
+        let locked = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"wasm-bindgen\"\n"))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+            .map(|v| v.trim_end_matches('"'))
+            .expect("wasm-bindgen is in Cargo.lock");
+        assert_eq!(locked, super::WASM_BINDGEN_VERSION);
+    }
+}
