@@ -1,6 +1,9 @@
 //! What "the same answer" means: status, `Content-Type`, `Cache-Control`, the echoed
 //! request id, and the JSON body as values — minus volatile fields, and minus the wording
-//! of 4xx errors.
+//! of 4xx errors. One deliberate difference is accepted: `Cache-Control: no-store` where
+//! upstream sent no `Cache-Control` (errors, `/health`, `/ready`) or answered a POST as
+//! `public` (docs/compatibility.md: caching by method and status). Stricter is never worse
+//! for a cache; anything else in the header must still match.
 
 use crate::case::Case;
 use crate::transport::Actual;
@@ -106,6 +109,16 @@ fn header_eq(case: &Case, actual: &Actual, name: &str, out: &mut Vec<Mismatch>) 
     }
 }
 
+/// Our `no-store` where upstream left the answer uncacheable by default (no header) or
+/// made a POST answer `public`.
+fn stricter_cache_control(case: &Case, actual: &Actual) -> bool {
+    let ours_no_store = actual
+        .header("Cache-Control")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("no-store"));
+    let upstream = case.response.header("Cache-Control");
+    ours_no_store && (upstream.is_none() || case.request.method.eq_ignore_ascii_case("POST"))
+}
+
 /// All differences between a recorded case and an actual answer.
 pub fn compare(case: &Case, actual: &Actual) -> Vec<Mismatch> {
     let mut out = Vec::new();
@@ -117,7 +130,9 @@ pub fn compare(case: &Case, actual: &Actual) -> Vec<Mismatch> {
         ));
     }
     header_eq(case, actual, "Content-Type", &mut out);
-    header_eq(case, actual, "Cache-Control", &mut out);
+    if !stricter_cache_control(case, actual) {
+        header_eq(case, actual, "Cache-Control", &mut out);
+    }
     if let Some(sent) = case.request.header("X-Request-Id") {
         let echoed = case.response.header("X-Request-Id") == Some(sent);
         if echoed
@@ -230,5 +245,32 @@ mod tests {
         let found = compare(&case(200, json!({})), &a);
         let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(paths, ["header Content-Type", "header X-Request-Id"]);
+    }
+
+    #[test]
+    fn no_store_is_accepted_only_where_upstream_was_laxer() {
+        let with_cache = |mut a: Actual, value: &str| {
+            a.headers.push(("cache-control".into(), value.into()));
+            a
+        };
+        let ok = |c: &Case, a: &Actual| compare(c, a).is_empty();
+        // Upstream sent none: our no-store is fine, anything else is a difference.
+        assert!(ok(
+            &case(400, json!({})),
+            &with_cache(actual(400, json!({})), "no-store")
+        ));
+        assert!(!ok(
+            &case(400, json!({})),
+            &with_cache(actual(400, json!({})), "public")
+        ));
+        // A public GET answer must stay public; a POST answer may be no-store.
+        let mut get = case(200, json!({}));
+        get.response
+            .headers
+            .push(("Cache-Control".into(), "public, max-age=600".into()));
+        assert!(!ok(&get, &with_cache(actual(200, json!({})), "no-store")));
+        let mut post = get.clone();
+        post.request.method = "POST".into();
+        assert!(ok(&post, &with_cache(actual(200, json!({})), "no-store")));
     }
 }
