@@ -123,9 +123,10 @@ impl ApiError {
     }
 
     /// The whole answer: status, JSON body, `Content-Type`, `Cache-Control: no-store` (an
-    /// error is about one request, never a representation to reuse) and the error's extra
-    /// headers. Hosts use it for failures of their own (e.g. unusable configuration) so
-    /// those look like every other error.
+    /// error is about one request, never a representation to reuse), the error's extra
+    /// headers, and the headers of every answer (`X-Request-Id`, `X-API-Version`,
+    /// `nosniff`). Hosts use it for failures of their own (unusable configuration, a
+    /// request they cannot read) so those look like every other error.
     pub fn to_response(&self, request_id: &str, ctx: &RequestContext) -> http::Response<Vec<u8>> {
         let mut bytes =
             serde_json::to_vec(&self.body(request_id, &ctx.timestamp())).unwrap_or_default();
@@ -146,6 +147,7 @@ impl ApiError {
                 headers.insert(name.clone(), v);
             }
         }
+        crate::handler::stamp(&mut response, request_id);
         response
     }
 

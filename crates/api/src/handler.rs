@@ -190,6 +190,14 @@ fn set(response: &mut Response<Vec<u8>>, name: HeaderName, value: &str) {
     }
 }
 
+/// The headers every answer carries, whoever made it (the API or a host's own error):
+/// `X-API-Version`, the request id, and `nosniff`.
+pub(crate) fn stamp(response: &mut Response<Vec<u8>>, request_id: &str) {
+    set(response, API_VERSION, API_VERSION_HEADER_VALUE);
+    set(response, REQUEST_ID, request_id);
+    set(response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+}
+
 impl Handler for Api<'_> {
     fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>> {
         let id = request_id(request, ctx);
@@ -197,9 +205,7 @@ impl Handler for Api<'_> {
             .route(request, ctx)
             .and_then(|success| self.respond(request, success))
             .unwrap_or_else(|error| error.to_response(&id, ctx));
-        set(&mut response, API_VERSION, API_VERSION_HEADER_VALUE);
-        set(&mut response, REQUEST_ID, &id);
-        set(&mut response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        stamp(&mut response, &id);
         if request.method() == Method::HEAD {
             let len = response.body().len();
             response.body_mut().clear();

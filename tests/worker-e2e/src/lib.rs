@@ -62,16 +62,61 @@ pub fn wrangler_dev(port: u16, config: &Path, vars: &[(&str, &str)]) -> Command 
     for (name, value) in vars {
         cmd.arg("--var").arg(format!("{name}:{value}"));
     }
+    // If whoever started wrangler dies without stopping it (a killed test run), wrangler
+    // gets SIGTERM and takes its workerd down with it.
+    die_with_parent(&mut cmd);
+    cmd
+}
+
+/// The child gets SIGTERM when the process that started it dies.
+fn die_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
-        // If whoever started wrangler dies without stopping it (a killed test run), wrangler
-        // gets SIGTERM and takes its workerd down with it.
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
             Ok(())
         });
     }
-    cmd
+}
+
+/// A workerd config serving `index.js` + `index_bg.wasm` (paths relative to the config,
+/// which lives beside them) on 127.0.0.1:`port`, with the root `wrangler.toml`'s
+/// compatibility date and `vars` as text bindings.
+fn workerd_config(port: u16, vars: &[(&str, &str)]) -> Result<String, String> {
+    let bindings: Vec<String> = vars
+        .iter()
+        .map(|(name, value)| format!("(name = {name:?}, text = {value:?})"))
+        .collect();
+    Ok(format!(
+        r#"using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker)],
+  sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+  ],
+  compatibilityDate = "{date}",
+  bindings = [{bindings}],
+);
+"#,
+        date = compatibility_date()?,
+        bindings = bindings.join(", "),
+    ))
+}
+
+/// `compatibility_date` of the root `wrangler.toml`, so every runner has the same semantics.
+fn compatibility_date() -> Result<String, String> {
+    let root_config = root().join("wrangler.toml");
+    let text = std::fs::read_to_string(&root_config)
+        .map_err(|e| format!("{}: {e}", root_config.display()))?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("compatibility_date"))
+        .and_then(|rest| rest.trim().strip_prefix('='))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .ok_or_else(|| format!("{}: no compatibility_date", root_config.display()))
 }
 
 /// Stops a process group led by `child`: SIGTERM, then SIGKILL after a grace period.
@@ -124,18 +169,12 @@ pub fn build_dir(variable: &str) -> Result<PathBuf, String> {
 /// A wrangler config for `build` alone (no static assets), next to it, with the root
 /// config's compatibility date so both run the same runtime semantics.
 fn api_only_config(build: &Path) -> Result<PathBuf, String> {
-    let root_config = root().join("wrangler.toml");
-    let text = std::fs::read_to_string(&root_config)
-        .map_err(|e| format!("{}: {e}", root_config.display()))?;
-    let date = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("compatibility_date"))
-        .ok_or_else(|| format!("{}: no compatibility_date", root_config.display()))?;
     let main = build.join("index.js");
     let config = build.with_file_name("wrangler-api-only.toml");
     let body = format!(
-        "name = \"aicr-edge-test\"\nmain = {:?}\n{date}\nsend_metrics = false\n",
-        main.display().to_string()
+        "name = \"aicr-edge-test\"\nmain = {:?}\ncompatibility_date = {:?}\nsend_metrics = false\n",
+        main.display().to_string(),
+        compatibility_date()?,
     );
     std::fs::write(&config, body).map_err(|e| format!("{}: {e}", config.display()))?;
     Ok(config)
@@ -156,20 +195,37 @@ impl LocalWorker {
     /// from a config written beside it.
     pub fn start(build: Option<&Path>, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
         let port = free_port()?;
-        let logs = root().join("target/worker-e2e");
-        std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
-        let log = logs.join(format!("wrangler-{port}.log"));
-        let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
         let config = match build {
             None => root().join("wrangler.toml"),
             Some(build) => api_only_config(build)?,
         };
-        let mut cmd = wrangler_dev(port, &config, vars);
+        LocalWorker::spawn(wrangler_dev(port, &config, vars), "wrangler", port)
+    }
+
+    /// Starts `build` in workerd itself, with no wrangler proxy in front: what the platform
+    /// runs, and what the bench measures. The config (Cap'n Proto text, the modules embedded
+    /// from the build folder, `vars` as text bindings) is written into the build folder.
+    pub fn direct(build: &Path, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
+        let port = free_port()?;
+        let config = build.join(format!("workerd-{port}.capnp"));
+        std::fs::write(&config, workerd_config(port, vars)?)
+            .map_err(|e| format!("{}: {e}", config.display()))?;
+        let mut cmd = Command::new(root().join("node_modules/.bin/workerd"));
+        cmd.arg("serve").arg(&config).process_group(0);
+        die_with_parent(&mut cmd);
+        LocalWorker::spawn(cmd, "workerd", port)
+    }
+
+    fn spawn(mut cmd: Command, name: &str, port: u16) -> Result<LocalWorker, String> {
+        let logs = root().join("target/worker-e2e");
+        std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+        let log = logs.join(format!("{name}-{port}.log"));
+        let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = cmd.spawn().map_err(|e| {
-            format!("cannot start wrangler ({cmd:?}): {e}; run `cargo xtask setup`")
-        })?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {name} ({cmd:?}): {e}; run `cargo xtask setup`"))?;
         let mut worker = LocalWorker {
             child,
             log,

@@ -441,3 +441,47 @@ fn upstream_conformance_cases_pass_over_http() {
     assert_eq!(failed, 0);
     assert!(passed > 0, "no case ran");
 }
+
+/// Sends raw bytes, half-closes the connection (the client will send nothing more) and
+/// reads the whole answer.
+fn raw_exchange(base: &str, request: &[u8]) -> String {
+    use std::io::Write;
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn a_body_that_breaks_off_gets_the_apis_json_400_not_the_platforms_500() {
+    // workerd itself (no wrangler proxy, which answers its own 503 here): the body promises
+    // 100 bytes, four arrive, then the client's side closes.
+    let build = build_dir(BUILD_ENV).unwrap_or_else(|e| panic!("{e}"));
+    let worker = LocalWorker::direct(&build, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let answer = raw_exchange(
+        &worker.base,
+        b"POST /v1/recipe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\"",
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(
+        head.starts_with("HTTP/1.1 400"),
+        "{answer}\n{}",
+        worker.log_tail()
+    );
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: application/json"), "{answer}");
+    assert!(head.contains("x-request-id: "), "{answer}");
+    assert!(head.contains("cache-control: no-store"), "{answer}");
+    let body: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(body["code"], "INVALID_REQUEST", "{body}");
+    // The worker still answers afterwards.
+    let health = call(&agent(), "GET", &worker.url("/health"), &[], None);
+    assert_eq!(health.status, 200);
+}
