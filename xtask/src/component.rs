@@ -222,7 +222,7 @@ impl Drop for JcoServer {
 /// without server configuration against a plain server, then the allowlist cases against
 /// a server started with their environment.
 pub fn http_conformance() -> Result {
-    let Some(upstream) = conformance::upstream_or_skip() else {
+    let Some(upstream) = conformance::upstream_or_skip()? else {
         return Ok(());
     };
     install::npm_install(".")?;

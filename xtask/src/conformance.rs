@@ -16,17 +16,18 @@ pub fn run_with(options: &Options) -> Result {
     }
 }
 
-/// The upstream material beside this checkout; `None`, after saying so, when `../shared`
-/// is absent (a checkout on its own cannot run the upstream cases).
-pub fn upstream_or_skip() -> Option<Upstream> {
+/// The upstream material beside this checkout; `None` when `../shared` is absent (a
+/// checkout on its own cannot run the upstream cases), after recording a skip — which
+/// fails under CI.
+pub fn upstream_or_skip() -> Result<Option<Upstream>> {
     let found = Upstream::beside(&root());
     if found.is_none() {
-        eprintln!(
-            "SKIPPED: {} is absent, so the upstream conformance cases cannot run",
+        crate::steps::skip(format!(
+            "{} is absent, so the upstream conformance cases cannot run",
             root().join("../shared").display()
-        );
+        ))?;
     }
-    found
+    Ok(found)
 }
 
 /// Upstream's catalog directory, for builds that embed it.

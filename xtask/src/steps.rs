@@ -52,6 +52,40 @@ pub fn cargo() -> Command {
     cmd
 }
 
+/// Whether this run is CI's (`CI=true`), where a missing prerequisite is a failure.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Skips for the current `xtask test` step, with their reasons, so the summary reports the
+/// step as skipped rather than passed.
+static SKIPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A step (or part of one) cannot run because a prerequisite is missing: recorded as a
+/// skip, or, under CI, a failure (CI has everything; a skip there would hide a hole).
+pub fn skip(reason: String) -> Result {
+    skip_on(reason, on_ci())
+}
+
+fn skip_on(reason: String, ci: bool) -> Result {
+    if ci {
+        return Err(format!(
+            "{reason} (CI=true: a missing prerequisite fails the step)"
+        ));
+    }
+    eprintln!("SKIPPED: {reason}");
+    SKIPS.lock().map_err(|_| "skip list poisoned")?.push(reason);
+    Ok(())
+}
+
+/// The skips recorded since the last call.
+pub fn take_skips() -> Vec<String> {
+    SKIPS
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default()
+}
+
 /// A named group of checks for `xtask test`, so the summary says what ran.
 pub struct Step {
     pub name: &'static str,
@@ -89,5 +123,20 @@ pub fn gzip_len(path: &Path) -> Result<u64> {
         Ok(n)
     } else {
         Err(format!("gzip {} failed", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_skip_is_reported_as_a_skip_and_fails_under_ci() {
+        assert!(super::skip_on("no ../shared".into(), true).is_err());
+        assert!(
+            super::take_skips().is_empty(),
+            "a CI failure is not also a skip"
+        );
+        assert!(super::skip_on("no ../shared".into(), false).is_ok());
+        assert_eq!(super::take_skips(), ["no ../shared"]);
+        assert!(super::take_skips().is_empty());
     }
 }

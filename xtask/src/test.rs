@@ -1,5 +1,7 @@
 //! `cargo xtask test`: every check the project has, in one command (the README's test
-//! command; `.ci/run` runs exactly this). Ends with `steps: N passed, N failed`.
+//! command; `.ci/run` runs exactly this). Ends with `steps: N passed, N skipped, N failed`: a
+//! step whose prerequisite is missing (e.g. `../shared`) is reported as skipped, never as
+//! passed, and under `CI=true` it fails.
 
 use crate::steps::{self, Result, Step, cargo};
 use crate::{build, conformance, setup};
@@ -24,7 +26,7 @@ fn unit_and_property_tests() -> Result {
 }
 
 fn upstream_conformance() -> Result {
-    match conformance::upstream_or_skip() {
+    match conformance::upstream_or_skip()? {
         Some(upstream) => {
             conformance::run_with(&upstream.options(None, conformance::EnvCases::All))
         }
@@ -98,14 +100,18 @@ const STEPS: &[Step] = &[
 pub fn run(args: &[String]) -> Result {
     let only = args.first().map(String::as_str);
     let mut failed = Vec::new();
+    let mut skipped = Vec::new();
     let mut passed = 0;
     for step in STEPS
         .iter()
         .filter(|s| only.is_none_or(|o| s.name.contains(o)))
     {
         eprintln!("\n==> {}", step.name);
-        match (step.run)() {
-            Ok(()) => passed += 1,
+        let result = (step.run)();
+        let skips = steps::take_skips();
+        match result {
+            Ok(()) if skips.is_empty() => passed += 1,
+            Ok(()) => skipped.push((step.name, skips.join("; "))),
             Err(e) => {
                 eprintln!("FAILED: {}: {e}", step.name);
                 failed.push(step.name);
@@ -113,10 +119,17 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     eprintln!();
+    for (name, why) in &skipped {
+        eprintln!("skipped step: {name}: {why}");
+    }
     for name in &failed {
         eprintln!("failed step: {name}");
     }
-    println!("steps: {passed} passed, {} failed", failed.len());
+    println!(
+        "steps: {passed} passed, {} skipped, {} failed",
+        skipped.len(),
+        failed.len()
+    );
     if failed.is_empty() {
         Ok(())
     } else {
