@@ -43,6 +43,14 @@ test("bad criteria throw the typed error with field, value and allowed values", 
   );
 });
 
+test("repeated criteria keep their first value and accelerator beats gpu, as in the HTTP API", () => {
+  const parse = (raw) => resolver.parseCriteria(raw);
+  assert.equal(parse([["service", "eks"], ["service", "gke"]]).service, "eks");
+  assert.equal(parse([["gpu", "h100"], ["accelerator", "l40"]]).accelerator, "l40");
+  assert.equal(parse([["accelerator", ""], ["gpu", "gb200"], ["gpu", "h100"]]).accelerator, "gb200");
+  assert.equal(parse([["nodes", "8"], ["nodes", "not a number"]]).nodes, 8);
+});
+
 test("catalog description and allowed values come from the embedded catalog", () => {
   const info = resolver.catalog();
   assert.equal(info.digest, expected.catalog.digest);

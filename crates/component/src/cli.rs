@@ -4,9 +4,13 @@
 //! wasmtime run aicr.wasm recipe --service eks --accelerator h100 --intent training
 //! wasmtime run aicr.wasm query --selector components.gpu-operator.version --service eks
 //! ```
-//! Criteria values go through [`Criteria::from_raw`], so aliases, case folding and error
-//! texts are the engine's. Output goes to stdout; errors name the flag, the value and what
-//! is allowed, go to stderr, and make the exit status 1.
+//! Criteria flags go through [`Criteria::from_params`], so aliases, case folding, error
+//! texts and the meaning of a repeated flag (the first value counts, `--gpu` only without
+//! a non-empty `--accelerator`) are the engine's, the same as a repeated query parameter
+//! in the HTTP API and a repeated name in WIT `parse-criteria`. `--format` and
+//! `--selector` keep their first value too, as the API's `format` and `selector` do.
+//! Output goes to stdout; errors name the flag, the value and what is allowed, go to
+//! stderr, and make the exit status 1.
 
 use crate::Component;
 use crate::exports::wasi::cli::run::Guest;
@@ -26,13 +30,15 @@ components.gpu-operator.values.driver; empty selects everything).
 
 CRITERIA (each optional; omitted means any; case and aliases as in the HTTP API):
   --service      aks, eks, gke, kind, oke
-  --accelerator  a100, b200, gb200, h100, l40
+  --accelerator  a100, b200, gb200, h100, l40 (--gpu: the same, used only when
+                 --accelerator is absent or empty)
   --intent       inference, training
   --os           amazonlinux, cos, rhel, ubuntu
   --platform     dynamo, kubeflow
   --nodes        a whole number (0 = unspecified)
 
-Flags take their value as `--flag value` or `--flag=value`.
+Flags take their value as `--flag value` or `--flag=value`. A flag given more than
+once keeps its FIRST value, as a repeated parameter does in the HTTP API.
 ";
 
 /// What a command line asks for.
@@ -50,9 +56,9 @@ enum Command {
     },
 }
 
-/// The flags of a command: criteria fields, `format`, and for `query` the selector.
+/// The flags of a command: criteria parameters, `format`, and for `query` the selector.
 fn flags_of(command: &str) -> Vec<&'static str> {
-    let mut flags: Vec<&'static str> = Field::ALL.iter().map(|f| f.as_str()).collect();
+    let mut flags = Field::PARAMETERS.to_vec();
     flags.push("format");
     if command == "query" {
         flags.push("selector");
@@ -113,14 +119,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 .map(String::as_str)
                 .ok_or_else(|| format!("flag --{name} needs a value"))?,
         };
-        if given.iter().any(|(n, _)| *n == name) {
-            return Err(format!("flag --{name} is given twice"));
-        }
         given.push((name, value));
     }
     let get = |name: &str| given.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-    let criteria = Criteria::from_raw(|field| get(field.as_str()))
-        .map_err(|e| format!("--{}: {e}", e.field))?;
+    let criteria = Criteria::from_params(&given).map_err(|e| format!("--{}: {e}", e.field))?;
     let format = match get("format") {
         None => Format::Yaml,
         Some(v) => Format::negotiate(Some(v), None)

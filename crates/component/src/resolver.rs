@@ -1,5 +1,7 @@
 //! `aicr:recipe/resolver`: engine types to WIT types and back. Every parse and every
-//! message comes from `aicr-recipe`; this module only changes the shape.
+//! message comes from `aicr-recipe` (`parse-criteria` included: repeated names and the
+//! `gpu` alias follow [`Criteria::from_params`], as the HTTP API and the command line do);
+//! this module only changes the shape.
 
 use crate::Component;
 use crate::exports::aicr::recipe::resolver::{
@@ -251,20 +253,14 @@ impl wit::Guest for Component {
     fn parse_criteria(raw: Vec<(String, String)>) -> Result<wit::Criteria, Error> {
         if let Some((name, _)) = raw
             .iter()
-            .find(|(name, _)| !Field::ALL.iter().any(|f| f.as_str() == name))
+            .find(|(name, _)| !Field::PARAMETERS.contains(&name.as_str()))
         {
             return Err(Error::UnknownField(UnknownField {
                 name: name.clone(),
-                allowed: Field::ALL.iter().map(|f| f.as_str().to_owned()).collect(),
+                allowed: strings(&Field::PARAMETERS),
             }));
         }
-        let value = |field: Field| {
-            raw.iter()
-                .rev()
-                .find(|(name, _)| name == field.as_str())
-                .map(|(_, v)| v.as_str())
-        };
-        Criteria::from_raw(value)
+        Criteria::from_params(&raw)
             .map(|c| criteria_to_wit(&c))
             .map_err(|e| criteria_error(&e))
     }

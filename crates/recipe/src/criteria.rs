@@ -1,11 +1,17 @@
 //! Criteria: the six facts a platform engineer gives about a cluster.
 //!
 //! Every request path (query string, JSON or YAML body, WIT call, browser call) ends in
-//! [`Criteria::parse_field`], so aliases, trimming, case folding and error texts are the
-//! same everywhere. The enums are closed: the values an upstream v0.11.1 catalog may use.
+//! [`Criteria::set_field`], so aliases, trimming, case folding and error texts are the
+//! same everywhere. Name/value lists (query string, WIT list, command line) go through
+//! [`Criteria::from_params`], so a repeated name, or both `accelerator` and `gpu`, mean
+//! the same everywhere too. The enums are closed: the values an upstream v0.11.1 catalog
+//! may use.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The other parameter name for [`Field::Accelerator`] (upstream's API accepts both).
+const GPU: &str = "gpu";
 
 /// One criteria field; used to name the field in errors and in allowlists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,6 +58,19 @@ impl Field {
             Field::Nodes => &[],
         }
     }
+
+    /// Every request parameter name that sets a field, in `ALL` order: each field's own
+    /// name, and `gpu`, upstream's second name for `accelerator` (see
+    /// [`Criteria::from_params`] for which of the two wins).
+    pub const PARAMETERS: [&'static str; 7] = [
+        "service",
+        "accelerator",
+        GPU,
+        "intent",
+        "os",
+        "platform",
+        "nodes",
+    ];
 
     /// Extra spellings a field accepts, as `(alias, canonical)` pairs.
     pub fn aliases(self) -> &'static [(&'static str, &'static str)] {
@@ -336,6 +355,30 @@ impl Criteria {
         Ok(criteria)
     }
 
+    /// Builds criteria from request parameters, `(name, value)` in the order the caller
+    /// sent them: a query string, the WIT `parse-criteria` list, command-line flags. This
+    /// is the one meaning of repeated criteria for every entry point, upstream's HTTP rule
+    /// (which clients rely on): a name given more than once keeps its FIRST value (later
+    /// ones are not even parsed), and `gpu` sets the accelerator only when `accelerator` is
+    /// absent or empty, wherever each stands. Names outside [`Field::PARAMETERS`] are
+    /// skipped; whether they are an error is the entry point's decision.
+    pub fn from_params<N: AsRef<str>, V: AsRef<str>>(
+        params: &[(N, V)],
+    ) -> Result<Criteria, CriteriaError> {
+        let first = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n.as_ref() == name)
+                .map(|(_, v)| v.as_ref())
+        };
+        Criteria::from_raw(|field| match field {
+            Field::Accelerator => first(field.as_str())
+                .filter(|v| !v.is_empty())
+                .or_else(|| first(GPU)),
+            field => first(field.as_str()),
+        })
+    }
+
     /// The canonical text of a field (`nodes` as a decimal number).
     pub fn field_text(&self, field: Field) -> std::borrow::Cow<'static, str> {
         match field {
@@ -448,6 +491,38 @@ mod tests {
         assert!(!overlay.admits(&Criteria::default()));
         assert!(Criteria::default().admits(&eks));
         assert_eq!(overlay.specificity(), 1);
+    }
+
+    #[test]
+    fn repeated_parameters_keep_their_first_value_and_accelerator_beats_gpu() {
+        let parse = |pairs: &[(&str, &str)]| Criteria::from_params(pairs);
+        let c = parse(&[
+            ("service", "eks"),
+            ("service", "gke"),
+            ("nodes", "8"),
+            ("nodes", "not a number"),
+            ("selector", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!((c.service, c.nodes), (Service::Eks, 8));
+        let accelerator = |pairs: &[(&str, &str)]| parse(pairs).unwrap().accelerator;
+        assert_eq!(
+            accelerator(&[("gpu", "h100"), ("accelerator", "l40")]),
+            Accelerator::L40
+        );
+        assert_eq!(
+            accelerator(&[("accelerator", ""), ("gpu", "h100"), ("gpu", "l40")]),
+            Accelerator::H100
+        );
+        assert_eq!(
+            accelerator(&[("accelerator", ""), ("accelerator", "l40")]),
+            Accelerator::Any
+        );
+        let err = parse(&[("gpu", "h999"), ("service", "eks")]).unwrap_err();
+        assert_eq!(
+            (err.field, err.value.as_str()),
+            (Field::Accelerator, "h999")
+        );
     }
 
     #[test]

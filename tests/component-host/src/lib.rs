@@ -4,20 +4,28 @@
 //! `component::bindgen!` over the resolver-only world `embed`, WASI 0.2 from
 //! `wasmtime-wasi`, and `wasi:http/types` from `wasmtime-wasi-http` (the component also
 //! exports an HTTP handler, so it imports those types even when a host only resolves).
+//! [`Host::serve`] also drives that handler through wasmtime-wasi-http's own wasi:http
+//! implementation, the one `wasmtime serve` runs, so HTTP framing rules that only a real
+//! host enforces (e.g. `Content-Length` against the bytes written) are tested too.
 //! Its tests check every export against the native engine; its `component-bench` binary
 //! prints the wasmtime figures for `cargo xtask bench`.
 //!
 //! It never mocks the runtime: if the component misbehaves under wasmtime, these fail.
 
+use http::HeaderName;
+use http_body_util::BodyExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, format_err};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::sync::ProxyPre;
 use wasmtime_wasi_http::{
-    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+    DEFAULT_FORBIDDEN_HEADERS, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView,
+    WasiHttpHooks, WasiHttpView,
 };
 
 wasmtime::component::bindgen!({
@@ -43,21 +51,33 @@ pub fn is_built() -> bool {
     std::env::var_os("AICR_COMPONENT_WASM").is_some() || component_path().exists()
 }
 
+/// Bytes of stdout or stderr a store keeps.
+const CAPTURE: usize = 16 << 20;
+
 /// Per-store state: WASI context, wasi:http context, resource table, memory accounting.
 pub struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: NoOutgoingRequests,
+    hooks: Hooks,
     table: ResourceTable,
     memory: MemoryMeter,
 }
 
-/// The component never makes outgoing requests; if it tried, it would be denied.
-struct NoOutgoingRequests;
+/// The host's wasi:http policy. The component never makes outgoing requests; if it tried,
+/// it would be denied. Header names are refused as wasmtime refuses them, plus
+/// `refused_header`, for testing how the component copes with a stricter host.
+#[derive(Default)]
+struct Hooks {
+    refused_header: Option<HeaderName>,
+}
 
 type Pending = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
 
-impl WasiHttpHooks for NoOutgoingRequests {
+impl WasiHttpHooks for Hooks {
+    fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
+        self.refused_header.as_ref() == Some(name) || DEFAULT_FORBIDDEN_HEADERS.contains(name)
+    }
+
     fn send_request(
         &mut self,
         _request: http::Request<WasiBody>,
@@ -129,7 +149,7 @@ impl State {
         State {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: NoOutgoingRequests,
+            hooks: Hooks::default(),
             table: ResourceTable::new(),
             memory: MemoryMeter::default(),
         }
@@ -142,6 +162,16 @@ pub struct Host {
     pub component: Component,
     pub linker: Linker<State>,
     pub pre: EmbedPre<State>,
+    /// The `wasi:http/proxy` view of the same component, for [`Host::serve`].
+    pub proxy: ProxyPre<State>,
+}
+
+/// An answer of the component's `wasi:http/incoming-handler`, as wasmtime's wasi:http
+/// implementation delivered it, and what the component wrote to stderr meanwhile.
+#[derive(Debug)]
+pub struct Served {
+    pub response: http::Response<Vec<u8>>,
+    pub stderr: String,
 }
 
 /// What a `wasi:cli/run` invocation printed and returned.
@@ -161,12 +191,15 @@ impl Host {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         // The HTTP export makes the component import `wasi:http/types`.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        let pre = EmbedPre::new(linker.instantiate_pre(&component)?)?;
+        let instance = linker.instantiate_pre(&component)?;
+        let pre = EmbedPre::new(instance.clone())?;
+        let proxy = ProxyPre::new(instance)?;
         Ok(Host {
             engine,
             component,
             linker,
             pre,
+            proxy,
         })
     }
 
@@ -204,7 +237,6 @@ impl Host {
     /// Runs `wasi:cli/run` with `args` (after the program name), capturing stdout and
     /// stderr: what `wasmtime run aicr.wasm <args>` does.
     pub fn run(&self, args: &[&str]) -> wasmtime::Result<RunOutput> {
-        const CAPTURE: usize = 16 << 20;
         let (stdout, stderr) = (
             MemoryOutputPipe::new(CAPTURE),
             MemoryOutputPipe::new(CAPTURE),
@@ -226,5 +258,64 @@ impl Host {
             stdout: text(stdout),
             stderr: text(stderr),
         })
+    }
+
+    /// Serves one request through the component's `wasi:http/incoming-handler` with
+    /// wasmtime-wasi-http's wasi:http implementation, as `wasmtime serve` does: the
+    /// request becomes an `incoming-request` (its authority from the URI, else the `Host`
+    /// header), the answer comes from the `response-outparam`, and its body is collected
+    /// while the guest writes it. `refused_header` is a response header name this host
+    /// refuses on top of wasmtime's own list.
+    ///
+    /// Errors are what a client of `wasmtime serve` would see fail: a trap, no answer, an
+    /// error answer, or a body the host aborted (e.g. fewer bytes than `Content-Length`).
+    pub fn serve(
+        &self,
+        request: http::Request<String>,
+        refused_header: Option<HeaderName>,
+    ) -> wasmtime::Result<Served> {
+        let stderr = MemoryOutputPipe::new(CAPTURE);
+        let mut state = State::new(WasiCtx::builder().stderr(stderr.clone()).build());
+        state.hooks.refused_header = refused_header;
+        let mut store = Store::new(&self.engine, state);
+        let proxy = self.proxy.instantiate(&mut store)?;
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
+        let (answer, answered) = std::sync::mpsc::channel();
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam_from_callback(move |response| {
+                // The receiver is gone only if this function already returned.
+                let _ = answer.send(response);
+            })?;
+        let response = std::thread::scope(|threads| {
+            // The guest blocks while the host's body buffer is full, so it runs on its own
+            // thread while this one drains the body.
+            let guest = threads.spawn(move || {
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, request, out)
+            });
+            let response = match answered.recv() {
+                Ok(Ok(response)) => {
+                    let (parts, body) = response.into_parts();
+                    wasmtime_wasi::runtime::in_tokio(body.collect())
+                        .map(|body| http::Response::from_parts(parts, body.to_bytes().to_vec()))
+                        .map_err(|e| format_err!("the host aborted the response body: {e:?}"))
+                }
+                Ok(Err(code)) => Err(format_err!("the component answered with error {code:?}")),
+                Err(_) => Err(format_err!("the component returned without an answer")),
+            };
+            let called = guest
+                .join()
+                .map_err(|_| format_err!("the guest thread panicked"))?;
+            called?;
+            response
+        })?;
+        let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+        Ok(Served { response, stderr })
     }
 }

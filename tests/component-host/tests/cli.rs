@@ -83,6 +83,13 @@ fn help_goes_to_stdout_and_succeeds() {
         "{}",
         out.stdout
     );
+    // The rule for repeated criteria is stated where users look.
+    assert!(out.stdout.contains("--gpu"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("keeps its FIRST value"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -107,8 +114,12 @@ fn bad_input_names_flag_value_and_allowed_values() {
         ),
         (&["recipe", "--service"], &["--service needs a value"]),
         (
-            &["recipe", "--os", "ubuntu", "--os=rhel"],
-            &["--os is given twice"],
+            &["recipe", "--gpu", "h999"],
+            &[
+                "--accelerator",
+                "\"h999\"",
+                "a100, b200, gb200, h100, l40, any",
+            ],
         ),
         (
             &["bundle"],

@@ -303,14 +303,15 @@ fn parse_criteria_accepts_what_the_api_accepts_and_types_its_errors() {
         }
         other => panic!("expected invalid-criteria, got {other:?}"),
     }
-    match parse(&[("gpu", "h100")]) {
+    match parse(&[("service", "eks"), ("colour", "red")]) {
         Err(wit::Error::UnknownField(e)) => {
-            assert_eq!(e.name, "gpu");
+            assert_eq!(e.name, "colour");
             assert_eq!(
                 e.allowed,
                 [
                     "service",
                     "accelerator",
+                    "gpu",
                     "intent",
                     "os",
                     "platform",
