@@ -1,5 +1,7 @@
 // The worker's entry module. wasm-bindgen's glue (`./index.js`, generated next to this file
-// at build time) exposes the Rust `fetch` handler; this class hands every request to it.
+// at build time) exposes the Rust half (`crates/worker/src/lib.rs`); this class moves each
+// request into it and its answer out, with one call: method, path and query, the headers
+// as one string, the body bytes (capped) or why they could not be read.
 //
 // A trap in the wasm (a panic under `panic = "abort"`) leaves the instance unusable. The
 // worker crate records such a trap in a shared state object; the next request then gets a
@@ -9,6 +11,8 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import * as wasm from './index.js';
 
 const trap = wasm.__worker_init_state();
+const LIMIT = wasm.bodyReadLimit();
+const NO_BODY = new Uint8Array(0);
 
 function freshInstanceAfterTrap() {
   if (trap.criticalError) {
@@ -18,14 +22,55 @@ function freshInstanceAfterTrap() {
   }
 }
 
+/** The body's first LIMIT bytes at most, or the reason the stream failed. */
+async function readBody(request) {
+  if (request.body === null) return { bytes: NO_BODY };
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  try {
+    while (size < LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch (e) {
+    return { bytes: NO_BODY, error: String(e) };
+  }
+  if (size >= LIMIT) reader.cancel().catch(() => {});
+  if (chunks.length === 1) return { bytes: chunks[0] };
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
+  return { bytes };
+}
+
+function pathAndQuery(url) {
+  // `request.url` is absolute: the path starts at the first '/' after "scheme://".
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  return start < 0 ? '/' : url.slice(start);
+}
+
 export default class AicrWorker extends WorkerEntrypoint {
   async fetch(request) {
     freshInstanceAfterTrap();
+    let headers = '';
+    for (const [name, value] of request.headers) headers += `${name}\n${value}\n`;
+    const body = await readBody(request);
+    let answer;
     try {
-      return await wasm.fetch(request, this.env, this.ctx);
+      answer = wasm.answer(this.env, request.method, pathAndQuery(request.url), headers, body.bytes, body.error);
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) trap.criticalError = true;
       throw e;
     }
+    const lines = answer.headers.split('\n');
+    const init = { status: answer.status, headers: [] };
+    for (let i = 0; i + 1 < lines.length; i += 2) init.headers.push([lines[i], lines[i + 1]]);
+    const bytes = answer.takeBody();
+    answer.free();
+    // Null-body statuses (204, 304) and HEAD answers must not carry a body object at all.
+    return new Response(bytes.length ? bytes : null, init);
   }
 }

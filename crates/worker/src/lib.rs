@@ -1,47 +1,97 @@
 //! # aicr-worker — the API at the edge
 //!
-//! A workers-rs `fetch` handler that only adapts types: it turns a `worker::Request` into an
-//! `http::Request<Vec<u8>>`, asks [`aicr_api::Api`] for the answer and turns the
-//! `http::Response` back. Routing, statuses, headers, ETags and error bodies all live in
-//! `aicr-api`, so this host and every other one answer byte for byte alike. The platform
-//! supplies what the API deliberately does not own: the clock (`Date.now()`), randomness
+//! The edge worker's Rust half: it hands one request to [`aicr_api::Api`] and gives the
+//! answer back. Routing, statuses, headers, ETags and error bodies all live in `aicr-api`,
+//! so this host and every other one answer byte for byte alike. The platform supplies what
+//! the API deliberately does not own: the clock (`Date.now()`), randomness
 //! (`crypto.getRandomValues`) and configuration (worker vars, see `wrangler.toml`).
+//!
+//! ## One crossing each way
+//!
+//! The worker's entry module (`js/entry.mjs`) reads the platform's `Request` and calls
+//! [`answer`] once, with plain values: method, path and query, all headers as one string,
+//! the body bytes (or why they could not be read). The answer comes back as one [`Answer`]
+//! whose status, headers (one string) and body the entry module turns into a `Response`.
+//! A CPU profile of the first version, which used workers-rs's `Request`/`Response` and its
+//! async `fetch` event, showed the glue costing three times the API's own work: a promise
+//! and microtask per request, the `cf` object read on every request, a JS call per header
+//! read and per header written, URL parsing twice. The values crossing here are the same;
+//! only the number of crossings changed.
+//!
+//! Nothing the platform hands over may turn into its own plain-text 500: a body stream that
+//! breaks, or headers the adapter cannot represent, become the API's JSON error with an
+//! `X-Request-Id` (400), and the cause goes to the worker's log.
 //!
 //! The explorer's static files never reach this code: wrangler's `assets` serve them, and
 //! only API paths run the worker first (`run_worker_first` in `wrangler.toml`).
 
-//!
-//! Nothing the platform hands over may turn into the platform's own plain-text 500: a URL,
-//! header or body stream the adapter cannot read, or an answer header the platform refuses,
-//! becomes the API's JSON error with an `X-Request-Id` (400 when the request's body is
-//! broken, 500 otherwise), and the cause goes to the worker's log.
-
-use aicr_api::{
-    Api, ApiError, Config, ConfigError, ErrorCode, Handler, MAX_BODY_BYTES, RequestContext,
-};
-use futures_util::StreamExt;
+use aicr_api::{Api, ApiError, Config, ConfigError, Handler, MAX_BODY_BYTES, RequestContext};
 use std::cell::OnceCell;
-use worker::{
-    Context, Date, Env, Headers, Request, Response, ResponseBuilder, Result, console_error, event,
-};
+use wasm_bindgen::prelude::*;
+use worker::{Date, Env, console_error};
 
 thread_local! {
     /// The API, configured once per isolate: worker vars are fixed for a deployment, so
     /// reading and validating them on every request would only cost time.
-    static API: OnceCell<std::result::Result<Api<'static>, ConfigError>> = const { OnceCell::new() };
+    static API: OnceCell<Result<Api<'static>, ConfigError>> = const { OnceCell::new() };
 }
 
 /// Worker vars the API reads (see `Config::from_vars`).
-fn api(env: &Env) -> std::result::Result<Api<'static>, ConfigError> {
+fn api(env: &Env) -> Result<Api<'static>, ConfigError> {
     Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
         .map(|config| Api::new(aicr_embedded_catalog::catalog(), config))
 }
 
-#[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+/// The answer to one request, read by the entry module.
+#[wasm_bindgen]
+pub struct Answer {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl Answer {
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// `name\nvalue\n` for each header (HTTP header names and values hold no newline).
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> String {
+        self.headers.clone()
+    }
+
+    /// The body, moved out (read it once); empty for HEAD, 204 and 304.
+    #[wasm_bindgen(js_name = takeBody)]
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+}
+
+/// How many body bytes the entry module reads at most: one past the API's limit, so the
+/// API can tell a body that is too large (413) without the worker buffering all of it.
+#[wasm_bindgen(js_name = bodyReadLimit)]
+pub fn body_read_limit() -> usize {
+    MAX_BODY_BYTES + 1
+}
+
+/// Answers one request. `headers` is `name\nvalue\n` for each header; `body_error` is set
+/// when the platform's body stream failed (then `body` is what arrived before). The entry
+/// module reads at most [`body_read_limit`] bytes.
+#[wasm_bindgen]
+pub fn answer(
+    env: &Env,
+    method: &str,
+    path_and_query: &str,
+    headers: &str,
+    body: Vec<u8>,
+    body_error: Option<String>,
+) -> Answer {
     let ctx = request_context();
-    let response = match to_http(&mut req).await {
-        Ok(request) => API.with(|api| match api.get_or_init(|| self::api(&env)) {
+    let response = match to_http(method, path_and_query, headers, body, body_error) {
+        Ok(request) => API.with(|api| match api.get_or_init(|| self::api(env)) {
             Ok(api) => api.handle(&request, &ctx),
             Err(e) => {
                 console_error!("invalid worker configuration: {e}");
@@ -54,17 +104,22 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             failure.to_response(&id, &ctx)
         }
     };
-    from_http(response).or_else(|e| {
-        let id = ctx.fresh_request_id();
-        console_error!("request {id}: the platform refused the answer: {e}");
-        from_http(
-            ApiError::new(
-                ErrorCode::Internal,
-                "The answer could not be handed to the platform",
-            )
-            .to_response(&id, &ctx),
-        )
-    })
+    let (parts, body) = response.into_parts();
+    let mut headers = String::with_capacity(256);
+    for (name, value) in &parts.headers {
+        // The API only writes visible ASCII; anything else would be its bug, not a client's.
+        if let Ok(value) = value.to_str() {
+            headers.push_str(name.as_str());
+            headers.push('\n');
+            headers.push_str(value);
+            headers.push('\n');
+        }
+    }
+    Answer {
+        status: parts.status.as_u16(),
+        headers,
+        body,
+    }
 }
 
 /// The time and 16 random bytes the API needs for request ids and timestamps. Without
@@ -79,63 +134,27 @@ fn request_context() -> RequestContext {
     RequestContext { unix_nanos, random }
 }
 
-/// Copies method, path + query, headers and body. The body is read only up to one byte
-/// past the API's limit: enough for the API to answer 413, without buffering a huge upload.
-async fn to_http(req: &mut Request) -> std::result::Result<http::Request<Vec<u8>>, ApiError> {
-    let internal = |what: &str, e: &dyn std::fmt::Display| {
-        ApiError::new(
-            ErrorCode::Internal,
-            format!("The worker could not read the request's {what}"),
-        )
-        .detail("error", e.to_string())
-    };
-    let url = req.url().map_err(|e| internal("URL", &e))?;
-    let path_and_query = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let mut builder = http::Request::builder()
-        .method(req.inner().method().as_str())
-        .uri(path_and_query);
-    for (name, value) in req.headers().entries() {
-        builder = builder.header(name, value);
+/// The request as `http` holds it, or the API's 400 for what cannot be represented.
+fn to_http(
+    method: &str,
+    path_and_query: &str,
+    headers: &str,
+    body: Vec<u8>,
+    body_error: Option<String>,
+) -> Result<http::Request<Vec<u8>>, ApiError> {
+    if let Some(e) = body_error {
+        return Err(
+            ApiError::bad_request("The request body could not be read to its end")
+                .detail("error", e),
+        );
     }
-    let mut body = Vec::new();
-    if req.inner().body().is_some() {
-        let mut stream = req.stream().map_err(|e| internal("body", &e))?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::bad_request("The request body could not be read to its end")
-                    .detail("error", e.to_string())
-            })?;
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_BODY_BYTES {
-                break;
-            }
-        }
+    let mut builder = http::Request::builder().method(method).uri(path_and_query);
+    let mut lines = headers.split('\n');
+    while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+        builder = builder.header(name, value);
     }
     builder.body(body).map_err(|e| {
         ApiError::bad_request("The request cannot be represented in HTTP")
             .detail("error", e.to_string())
-    })
-}
-
-fn from_http(response: http::Response<Vec<u8>>) -> Result<Response> {
-    let (parts, body) = response.into_parts();
-    let headers = Headers::new();
-    for (name, value) in &parts.headers {
-        let value = value
-            .to_str()
-            .map_err(|e| worker::Error::RustError(format!("header {name}: {e}")))?;
-        headers.append(name.as_str(), value)?;
-    }
-    let builder = ResponseBuilder::new()
-        .with_status(parts.status.as_u16())
-        .with_headers(headers);
-    // Null-body statuses (204, 304) and HEAD answers must not carry a body object at all.
-    Ok(if body.is_empty() {
-        builder.empty()
-    } else {
-        builder.fixed(body)
     })
 }
