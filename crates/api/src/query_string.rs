@@ -49,6 +49,11 @@ impl QueryParams {
         Ok(QueryParams(pairs))
     }
 
+    /// Every decoded pair, in order (repeated keys included).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

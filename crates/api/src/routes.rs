@@ -163,14 +163,7 @@ fn allowlist(api: &Api<'_>, c: &Criteria) -> Result<(), ApiError> {
 
 /// Criteria from GET parameters; `gpu` stands in for an absent or empty `accelerator`.
 fn criteria_from_params(params: &QueryParams, message: &str) -> Result<Criteria, ApiError> {
-    Criteria::from_raw(|f| match f {
-        Field::Accelerator => params
-            .get("accelerator")
-            .filter(|v| !v.is_empty())
-            .or_else(|| params.get("gpu")),
-        f => params.get(f.as_str()),
-    })
-    .map_err(|e| criteria_error(message, &e))
+    Criteria::from_params(params.pairs()).map_err(|e| criteria_error(message, &e))
 }
 
 /// Parses a request body as JSON or YAML by its Content-Type: YAML types as YAML, JSON or

@@ -265,7 +265,12 @@ impl Guest for Component {
         let response = match (to_http(&request), api()) {
             (Ok(request), Ok(api)) => api.handle(&request, &ctx),
             (Err(e), _) => e.to_response(&ctx.fresh_request_id(), &ctx),
-            (_, Err(e)) => ApiError::from(e).to_response(&ctx.fresh_request_id(), &ctx),
+            (_, Err(e)) => {
+                // Clients see the variable and what it accepts; the log gets the value too.
+                let id = ctx.fresh_request_id();
+                report(&id, &format!("invalid configuration: {e}"));
+                ApiError::from(e).to_response(&id, &ctx)
+            }
         };
         // The API names the id it used (the client's, or the fresh one from `ctx`).
         let request_id = response
