@@ -1,6 +1,8 @@
-//! `cargo xtask bench`: runs the criterion benches (bounded: short warm-up and measurement)
-//! and prints one table of medians, with the ratio to the engine's own resolve of the same
-//! criteria so numbers taken on a noisy 2-core machine compare within one run.
+//! `cargo xtask bench [--aicrd PATH]`: runs the criterion benches (bounded: short warm-up
+//! and measurement), the explorer in Chromium, the HTTP servers under one wrk load (see
+//! `serving`) and the component in wasmtime and Node, and prints one table, each figure with
+//! the ratio to its baseline in the same run (a noisy 2-core machine compares within a
+//! run, not across runs).
 
 use crate::steps::{self, Result, Row, cargo, root};
 use std::path::Path;
@@ -94,13 +96,17 @@ pub fn print_table(rows: &[Row]) {
     }
 }
 
+const USAGE: &str = "usage: cargo xtask bench [--aicrd PATH]";
+
 pub fn run(args: &[String]) -> Result {
-    if let Some(extra) = args.first() {
-        return Err(format!("bench takes no arguments, got {extra:?}"));
-    }
+    let aicrd = match args {
+        [] => None,
+        [flag, path] if flag == "--aicrd" => Some(std::path::PathBuf::from(path)),
+        _ => return Err(format!("{USAGE}, got {args:?}")),
+    };
     let mut rows = engine_rows()?;
     rows.extend(crate::web::bench_rows()?);
-    rows.extend(crate::worker::bench_rows()?);
+    rows.extend(crate::serving::bench_rows(aicrd.as_deref())?);
     rows.extend(crate::component::bench_rows()?);
     print_table(&rows);
     Ok(())

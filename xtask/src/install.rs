@@ -18,12 +18,31 @@ const PACKAGE_TIMEOUT: &str = "900";
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 
 /// Installs that CLI. Unlocked: its lockfile pins a crate version this registry lacks.
+/// It runs for a fraction of a second per build, so it is built quickly, not optimised.
 pub fn wasm_bindgen_cli() -> Result {
     cargo_tool(
         "wasm-bindgen",
         "wasm-bindgen-cli",
         WASM_BINDGEN_VERSION,
         false,
+        Profile::Quick,
+    )
+}
+
+/// The wasmtime CLI the README's `wasmtime run` / `wasmtime serve` commands are tested and
+/// measured with: the newest release whose MSRV this toolchain meets (shared/toolchain.md).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Installs it (locked, as released, optimised: it is measured). About 17 minutes on two
+/// cores, once; later runs find it in cargo's bin folder.
+pub fn wasmtime_cli() -> Result {
+    eprintln!("wasmtime {WASMTIME_VERSION}: a one-time build of about 17 minutes on 2 cores");
+    cargo_tool(
+        "wasmtime",
+        "wasmtime-cli",
+        WASMTIME_VERSION,
+        true,
+        Profile::AsReleased,
     )
 }
 
@@ -132,8 +151,18 @@ pub fn npm_install(dir: &str) -> Result {
     Ok(())
 }
 
+/// How a cargo-installed tool is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The tool's own release profile: for tools whose speed is measured.
+    AsReleased,
+    /// No LTO, many codegen units, opt-level 1: for tools that run for a fraction of a
+    /// second per build, where compile time is what a newcomer waits for.
+    Quick,
+}
+
 /// Installs a cargo tool at an exact version unless `bin --version` already reports it.
-pub fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result {
+fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool, profile: Profile) -> Result {
     let have = output(Command::new(bin).arg("--version")).is_some_and(|v| v.contains(version));
     if have {
         return Ok(());
@@ -143,9 +172,9 @@ pub fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result
     if locked {
         cmd.arg("--locked");
     }
-    // These tools run for a fraction of a second per build: the compile time of a full
-    // release profile (LTO, one codegen unit) is what a newcomer waits for, so spend less.
-    cmd.envs(QUICK_RELEASE_PROFILE.iter().copied());
+    if profile == Profile::Quick {
+        cmd.envs(QUICK_RELEASE_PROFILE.iter().copied());
+    }
     steps::run(&mut cmd)
 }
 

@@ -8,12 +8,15 @@ mod build;
 mod component;
 mod conformance;
 mod install;
+mod load;
 mod native;
 mod serve;
+mod serving;
 mod setup;
 mod steps;
 mod test;
 mod toolchain;
+mod wasmtime_cli;
 mod web;
 mod worker;
 
@@ -26,7 +29,8 @@ commands:
   setup         install what the build needs (wasm std, npm tools, wasm-bindgen); idempotent
   build         build native and both wasm targets (wasm32-unknown-unknown, wasm32-wasip2)
   test          run every check the project has (what CI runs)
-  bench         run the benchmarks and print one table
+  bench         [--aicrd PATH]  run the benchmarks and print one table (PATH: a user's
+                upstream aicrd binary, measured under the same load as our servers)
   conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
                 replay recorded upstream cases in-process or against a live server
   serve         [--port N]  build, then run the API and the explorer in local workerd

@@ -11,5 +11,6 @@ pub fn run(args: &[String]) -> Result {
     crate::web::setup()?;
     crate::web::test_setup()?;
     crate::worker::setup()?;
-    crate::component::setup()
+    crate::component::setup()?;
+    crate::install::wasmtime_cli()
 }

@@ -95,6 +95,14 @@ const STEPS: &[Step] = &[
         run: crate::component::http_conformance,
     },
     Step {
+        name: "README's wasmtime run / wasmtime serve commands, verbatim, with the real wasmtime CLI",
+        run: crate::wasmtime_cli::readme,
+    },
+    Step {
+        name: "component wasi:http export under wasmtime serve (upstream catalog, conformance)",
+        run: crate::wasmtime_cli::conformance,
+    },
+    Step {
         name: "component transpiled by jco, in Node (node --test)",
         run: crate::component::js_tests,
     },

@@ -1,4 +1,4 @@
-//! The edge worker (crates/worker): its offline build, its test steps and its benchmark.
+//! The edge worker (crates/worker): its offline build and its test steps.
 //!
 //! The build is ours, from pinned tools `setup` installs (the wasm-bindgen CLI through cargo,
 //! esbuild and binaryen through npm), so it never touches the network and needs no
@@ -9,12 +9,12 @@
 //! Debian route the same cargo build runs with Debian's compiler rebuilding std
 //! (shared/toolchain.md §1b).
 
-use crate::install::{apt_install, npm_install};
-use crate::steps::{Result, Row, cargo, node_bin, output, root, run};
+use crate::install::npm_install;
+use crate::steps::{Result, cargo, node_bin, root, run};
 use crate::toolchain::{
     WASM_UNKNOWN, WasmRoute, wasm_cargo, wasm_opt, wasm_route, wasm_target_dir,
 };
-use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV};
+use aicr_worker_e2e::{BUILD_ENV, UPSTREAM_BUILD_ENV};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,10 +22,6 @@ use std::sync::Mutex;
 
 /// The gzip budget of the uploaded bundle (the platform's free plan allows 3 MB).
 pub const BUNDLE_BUDGET_GZIP: u64 = 1024 * 1024;
-/// wrk's run length: the bench must stay within 15 s.
-const BENCH_SECONDS: u32 = 10;
-const BENCH_CONNECTIONS: u32 = 16;
-const BENCH_TARGET: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
 
 /// Which catalog the worker embeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -266,85 +262,4 @@ pub fn end_to_end() -> Result {
         ])
         .env(BUILD_ENV, ours)
         .env(UPSTREAM_BUILD_ENV, upstream))
-}
-
-/// wrk's latency text (`850.12us`, `1.23ms`, `2.00s`) in nanoseconds.
-fn wrk_duration_ns(text: &str) -> Option<f64> {
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let scale = match unit {
-        "us" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        _ => return None,
-    };
-    number.parse::<f64>().ok().map(|n| n * scale)
-}
-
-/// GET /v1/recipe against the worker in local workerd, measured with wrk (16 connections,
-/// 10 s, so the whole bench stays under 15 s): requests/s, p50 and p99 rows for the table.
-pub fn bench_rows() -> Result<Vec<Row>> {
-    apt_install(&["wrk"])?;
-    let worker = {
-        built(Catalog::Ours)?;
-        LocalWorker::start(None, &[])?
-    };
-    let url = worker.url(BENCH_TARGET);
-    // One short warm-up so workerd has compiled the wasm before measuring.
-    output(Command::new("wrk").args(["-t1", "-c1", "-d1s", &url]));
-    let text = output(Command::new("timeout").args([
-        "15",
-        "wrk",
-        "-t2",
-        "-c",
-        &BENCH_CONNECTIONS.to_string(),
-        "-d",
-        &format!("{BENCH_SECONDS}s"),
-        "--latency",
-        &url,
-    ]))
-    .ok_or("wrk failed")?;
-    eprintln!("{text}");
-    if let Some(line) = text
-        .lines()
-        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-    {
-        return Err(format!("wrk saw errors: {}", line.trim()));
-    }
-    let field = |prefix: &str| -> Result<&str> {
-        text.lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(str::trim)
-            .ok_or_else(|| format!("wrk printed no {prefix:?} line"))
-    };
-    let latency = |prefix: &str| -> Result<f64> {
-        let raw = field(prefix)?;
-        wrk_duration_ns(raw).ok_or_else(|| format!("wrk {prefix} {raw:?}: unknown duration"))
-    };
-    let requests: f64 = field("Requests/sec:")?
-        .parse()
-        .map_err(|e| format!("wrk Requests/sec: {e}"))?;
-    let name = |what: &str| format!("worker in workerd: GET /v1/recipe {what}");
-    let note = format!("wrk, {BENCH_CONNECTIONS} connections, {BENCH_SECONDS} s, 127.0.0.1");
-    Ok(vec![
-        Row {
-            name: name("throughput"),
-            value: requests,
-            unit: "req/s",
-            note: note.clone(),
-        },
-        Row {
-            name: name("p50 latency"),
-            value: latency("50%")?,
-            unit: "ns",
-            note: note.clone(),
-        },
-        Row {
-            name: name("p99 latency"),
-            value: latency("99%")?,
-            unit: "ns",
-            note,
-        },
-    ])
 }

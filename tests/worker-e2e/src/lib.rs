@@ -79,10 +79,14 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// A workerd config serving `index.js` + `index_bg.wasm` (paths relative to the config,
-/// which lives beside them) on 127.0.0.1:`port`, with the root `wrangler.toml`'s
+/// A workerd config serving `index.js` and, if the build has one, `index_bg.wasm` (paths
+/// relative to the config, which lives beside them) on 127.0.0.1:`port`, with the root `wrangler.toml`'s
 /// compatibility date and `vars` as text bindings.
-fn workerd_config(port: u16, vars: &[(&str, &str)]) -> Result<String, String> {
+fn workerd_config(build: &Path, port: u16, vars: &[(&str, &str)]) -> Result<String, String> {
+    let mut modules = vec![r#"(name = "index.js", esModule = embed "index.js")"#];
+    if build.join("index_bg.wasm").exists() {
+        modules.push(r#"(name = "index_bg.wasm", wasm = embed "index_bg.wasm")"#);
+    }
     let bindings: Vec<String> = vars
         .iter()
         .map(|(name, value)| format!("(name = {name:?}, text = {value:?})"))
@@ -94,16 +98,14 @@ const config :Workerd.Config = (
   sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "main")],
 );
 const worker :Workerd.Worker = (
-  modules = [
-    (name = "index.js", esModule = embed "index.js"),
-    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
-  ],
+  modules = [{modules}],
   compatibilityDate = "{date}",
   bindings = [{bindings}],
 );
 "#,
         date = compatibility_date()?,
         bindings = bindings.join(", "),
+        modules = modules.join(", "),
     ))
 }
 
@@ -208,7 +210,7 @@ impl LocalWorker {
     pub fn direct(build: &Path, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
         let port = free_port()?;
         let config = build.join(format!("workerd-{port}.capnp"));
-        std::fs::write(&config, workerd_config(port, vars)?)
+        std::fs::write(&config, workerd_config(build, port, vars)?)
             .map_err(|e| format!("{}: {e}", config.display()))?;
         let mut cmd = Command::new(root().join("node_modules/.bin/workerd"));
         cmd.arg("serve").arg(&config).process_group(0);
@@ -216,7 +218,10 @@ impl LocalWorker {
         LocalWorker::spawn(cmd, "workerd", port)
     }
 
-    fn spawn(mut cmd: Command, name: &str, port: u16) -> Result<LocalWorker, String> {
+    /// Starts any local HTTP server that answers `/health` on 127.0.0.1:`port` (`cmd` must
+    /// lead its own process group, see [`stop_group`]); its output goes to
+    /// `target/worker-e2e/<name>-<port>.log`.
+    pub fn spawn(mut cmd: Command, name: &str, port: u16) -> Result<LocalWorker, String> {
         let logs = root().join("target/worker-e2e");
         std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
         let log = logs.join(format!("{name}-{port}.log"));

@@ -1,0 +1,181 @@
+//! The real `wasmtime` CLI (pinned, built once by setup) running the component the way the
+//! README tells users to: every `wasmtime run` and `wasmtime serve` command of README.md,
+//! verbatim, and the upstream conformance cases over HTTP against `wasmtime serve`. The
+//! component-host tests drive wasmtime's crates with a linker of their own; only the CLI
+//! shows what a user's command line does (which WASI worlds it links, which flags it needs).
+
+use crate::component::{Catalog, build_wasm};
+use crate::conformance::{self, EnvCases};
+use crate::install;
+use crate::steps::{Result, root};
+use aicr_worker_e2e::{LocalWorker, free_port, stop_group};
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The component's path as the README writes it (the rustup route's).
+const README_WASM: &str = "target/wasm32-wasip2/release/aicr.wasm";
+
+/// The component under `wasmtime serve` on a free port, exactly as the README runs it, with
+/// `env` as its environment (`--env NAME=value`, its configuration).
+pub fn serve(wasm: &Path, env: &BTreeMap<String, String>) -> Result<LocalWorker> {
+    let port = free_port()?;
+    let mut cmd = Command::new("wasmtime");
+    cmd.args(["serve", "-Scli", "--addr"])
+        .arg(format!("127.0.0.1:{port}"));
+    for (name, value) in env {
+        cmd.arg("--env").arg(format!("{name}={value}"));
+    }
+    cmd.arg(wasm).process_group(0);
+    LocalWorker::spawn(cmd, "wasmtime-serve", port)
+}
+
+/// The shell commands of README.md's ```sh blocks that start with `prefix`, in order.
+fn readme_commands(prefix: &str) -> Result<Vec<String>> {
+    let path = root().join("README.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut in_sh = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            command if in_sh && command.starts_with(prefix) => found.push(command.to_owned()),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// A README command with the component's path of this machine's build route.
+fn localised(command: &str, wasm: &Path) -> Result<String> {
+    let wasm = wasm
+        .strip_prefix(root())
+        .map_err(|_| format!("{} is outside the workspace", wasm.display()))?;
+    Ok(command.replace(README_WASM, &wasm.display().to_string()))
+}
+
+/// Test step: each `wasmtime run` command of the README exits 0 with output; each
+/// `wasmtime serve` command serves, and the README's `curl` commands for its address get
+/// the recipe; a bad flag value exits 1 naming the value.
+pub fn readme() -> Result {
+    install::wasmtime_cli()?;
+    let wasm = build_wasm(Catalog::Ours)?;
+    let runs = readme_commands("wasmtime run ")?;
+    let serves = readme_commands("wasmtime serve ")?;
+    if runs.is_empty() || serves.is_empty() {
+        return Err("README.md shows no `wasmtime run` or `wasmtime serve` command".into());
+    }
+    for command in &runs {
+        let out = sh(&localised(command, &wasm)?)
+            .output()
+            .map_err(|e| format!("sh: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || stdout.trim().is_empty() {
+            return Err(format!(
+                "`{command}` failed ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        eprintln!("ok: {command}  ->  {}", stdout.lines().next().unwrap_or(""));
+    }
+    let bad = format!(
+        "{} recipe --service lke",
+        runs[0].split(" recipe ").next().unwrap_or("")
+    );
+    let out = sh(&localised(&bad, &wasm)?)
+        .output()
+        .map_err(|e| format!("sh: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(1) || !stderr.contains("lke") {
+        return Err(format!(
+            "`{bad}` should exit 1 naming `lke`: {} {stderr}",
+            out.status
+        ));
+    }
+    let curls = readme_commands("curl 'http://127.0.0.1:8080/")?;
+    for command in &serves {
+        let address = command
+            .split_whitespace()
+            .skip_while(|w| *w != "--addr")
+            .nth(1)
+            .ok_or_else(|| format!("`{command}` names no --addr"))?;
+        let mut server = sh(&format!("exec {}", localised(command, &wasm)?));
+        let mut child = server
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("`{command}`: {e}"))?;
+        let checked = answers(address, &curls);
+        stop_group(&mut child);
+        checked.map_err(|e| format!("`{command}`: {e}"))?;
+        eprintln!("ok: {command} (and {} curl command(s))", curls.len());
+    }
+    Ok(())
+}
+
+/// Waits for `address` to answer `/health`, then checks each README curl for it gets a
+/// recipe document.
+fn answers(address: &str, curls: &[String]) -> Result {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .build();
+    let start = Instant::now();
+    while agent
+        .get(&format!("http://{address}/health"))
+        .call()
+        .is_err()
+    {
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(format!("nothing answered on {address} within 30 s"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for curl in curls.iter().filter(|c| c.contains(address)) {
+        let url = curl
+            .split('\'')
+            .nth(1)
+            .ok_or_else(|| format!("`{curl}`: no quoted URL"))?;
+        let body = agent
+            .get(url)
+            .call()
+            .map_err(|e| format!("{curl}: {e}"))?
+            .into_string()
+            .map_err(|e| format!("{curl}: {e}"))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{curl}: not JSON: {e}"))?;
+        if doc["kind"] != "RecipeResult" {
+            return Err(format!("{curl}: not a recipe: {body}"));
+        }
+    }
+    Ok(())
+}
+
+/// `sh -c command` in the workspace root, as a user types it there.
+fn sh(command: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(command).current_dir(root());
+    cmd
+}
+
+/// Test step: the component built on upstream's catalog under `wasmtime serve` passes the
+/// recorded upstream cases over HTTP: those without configuration against a plain server,
+/// then the allowlist cases against one started with their environment.
+pub fn conformance() -> Result {
+    let Some(upstream) = conformance::upstream_or_skip()? else {
+        return Ok(());
+    };
+    install::wasmtime_cli()?;
+    let wasm = build_wasm(Catalog::Upstream)?;
+    let configured = upstream.server_environment()?;
+    let runs = std::iter::once((BTreeMap::new(), EnvCases::Skip))
+        .chain(configured.map(|env| (env, EnvCases::Only)));
+    for (env, env_cases) in runs {
+        let server = serve(&wasm, &env)?;
+        conformance::run_with(&upstream.options(Some(server.base.clone()), env_cases))?;
+    }
+    Ok(())
+}
