@@ -87,6 +87,10 @@ const STEPS: &[Step] = &[
         run: crate::worker::end_to_end,
     },
     Step {
+        name: "edge worker memory under load in workerd (linear memory bound)",
+        run: crate::worker::memory_under_load,
+    },
+    Step {
         name: "component in wasmtime (typed resolver cross product, wasi:cli/run, memory, size budget)",
         run: crate::component::host_tests,
     },

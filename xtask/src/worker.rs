@@ -14,7 +14,7 @@ use crate::steps::{Result, cargo, node_bin, root, run};
 use crate::toolchain::{
     WASM_UNKNOWN, WasmRoute, wasm_cargo, wasm_opt, wasm_route, wasm_target_dir,
 };
-use aicr_worker_e2e::{BUILD_ENV, UPSTREAM_BUILD_ENV};
+use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, free_port};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -262,4 +262,42 @@ pub fn end_to_end() -> Result {
         ])
         .env(BUILD_ENV, ours)
         .env(UPSTREAM_BUILD_ENV, upstream))
+}
+
+/// Requests of the memory test: bounded, and enough for a leak of one allocation per
+/// request to show.
+const MEMORY_TEST_REQUESTS: &str = "20000";
+
+/// Test step: memory under a bounded load, in workerd itself with its inspector on. The
+/// worker's linear memory (read from the worker) must not grow after warm-up and stays
+/// under 4 MiB (tests/js/worker-memory.mjs); V8's heap and workerd's resident set are
+/// printed beside it (the platform stops an isolate above 128 MB of both together).
+pub fn memory_under_load() -> Result {
+    let build = built(Catalog::Ours)?;
+    let inspector = free_port()?;
+    let worker = LocalWorker::direct_inspected(&build, &[], Some(inspector))?;
+    let rss = || -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", worker.pid()))
+            .map_err(|e| format!("workerd status: {e}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| "workerd status has no VmRSS".to_owned())
+    };
+    let before = rss()?;
+    run(Command::new("node")
+        .args(["--experimental-websocket", "tests/js/worker-memory.mjs"])
+        .current_dir(root())
+        .env("WORKER_URL", &worker.base)
+        .env("INSPECTOR", format!("127.0.0.1:{inspector}"))
+        .env("WORKERD_PID", worker.pid().to_string())
+        .env("REQUESTS", MEMORY_TEST_REQUESTS))?;
+    eprintln!(
+        "workerd resident set: {:.1} MB after the first request, {:.1} MB after {MEMORY_TEST_REQUESTS} requests",
+        before as f64 / 1e6,
+        rss()? as f64 / 1e6
+    );
+    Ok(())
 }

@@ -11,6 +11,8 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import * as wasm from './index.js';
 
 const trap = wasm.__worker_init_state();
+// For the inspector only (local workerd's memory test): nothing a request can reach.
+globalThis.aicrLinearMemoryBytes = wasm.linearMemoryBytes;
 const LIMIT = wasm.bodyReadLimit();
 const NO_BODY = new Uint8Array(0);
 

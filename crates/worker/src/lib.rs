@@ -70,6 +70,14 @@ impl Answer {
     }
 }
 
+/// The size of this instance's linear memory in bytes. The entry module offers it to the
+/// inspector (`globalThis.aicrLinearMemoryBytes()`), where the memory test reads it: the
+/// platform stops an isolate whose wasm memory and JS heap pass 128 MB together.
+#[wasm_bindgen(js_name = linearMemoryBytes)]
+pub fn linear_memory_bytes() -> usize {
+    core::arch::wasm32::memory_size(0) * 65536
+}
+
 /// How many body bytes the entry module reads at most: one past the API's limit, so the
 /// API can tell a body that is too large (413) without the worker buffering all of it.
 #[wasm_bindgen(js_name = bodyReadLimit)]

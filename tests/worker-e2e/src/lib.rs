@@ -208,12 +208,26 @@ impl LocalWorker {
     /// runs, and what the bench measures. The config (Cap'n Proto text, the modules embedded
     /// from the build folder, `vars` as text bindings) is written into the build folder.
     pub fn direct(build: &Path, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
+        LocalWorker::direct_inspected(build, vars, None)
+    }
+
+    /// [`LocalWorker::direct`] with workerd's inspector (V8's DevTools protocol) on
+    /// 127.0.0.1:`inspector`, for profiles and memory readings.
+    pub fn direct_inspected(
+        build: &Path,
+        vars: &[(&str, &str)],
+        inspector: Option<u16>,
+    ) -> Result<LocalWorker, String> {
         let port = free_port()?;
         let config = build.join(format!("workerd-{port}.capnp"));
         std::fs::write(&config, workerd_config(build, port, vars)?)
             .map_err(|e| format!("{}: {e}", config.display()))?;
         let mut cmd = Command::new(root().join("node_modules/.bin/workerd"));
-        cmd.arg("serve").arg(&config).process_group(0);
+        cmd.arg("serve");
+        if let Some(inspector) = inspector {
+            cmd.arg(format!("--inspector-addr=127.0.0.1:{inspector}"));
+        }
+        cmd.arg(&config).process_group(0);
         die_with_parent(&mut cmd);
         LocalWorker::spawn(cmd, "workerd", port)
     }
@@ -271,6 +285,11 @@ impl LocalWorker {
         let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut text));
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// The server process (workerd itself for [`LocalWorker::direct`]).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path_and_query: &str) -> String {

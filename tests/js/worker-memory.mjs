@@ -1,0 +1,84 @@
+// Memory of the edge worker under a bounded load, read through workerd's inspector:
+// the wasm linear memory (from the worker itself, `aicrLinearMemoryBytes()`), the V8 heap
+// (`Runtime.getHeapUsage`) and, when WORKERD_PID is set, workerd's resident set.
+//
+// WORKER_URL: the worker's base URL; INSPECTOR: host:port of workerd's inspector;
+// REQUESTS (default 20000) requests, CONCURRENCY (default 32) at a time, over the recipe,
+// query and health paths. Prints one JSON object; exits 1 if the linear memory grows after
+// the warm-up or passes LINEAR_MEMORY_BOUND bytes (default 4 MiB).
+// Node 20 needs --experimental-websocket.
+
+import { readFileSync } from 'node:fs';
+
+const base = process.env.WORKER_URL;
+const inspector = process.env.INSPECTOR;
+const REQUESTS = Number(process.env.REQUESTS ?? 20000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
+const BOUND = Number(process.env.LINEAR_MEMORY_BOUND ?? 4 * 1024 * 1024);
+const PATHS = [
+  '/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training',
+  '/v1/query?service=gke&os=cos&intent=inference&selector=components.gpu-operator.values',
+  '/v1/recipe?service=kind&intent=inference&format=yaml',
+  '/health',
+];
+
+const [target] = await (await fetch(`http://${inspector}/json/list`)).json();
+const ws = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+let nextId = 0;
+const waiting = new Map();
+let contextId; // the worker's execution context, announced after Runtime.enable
+ws.onmessage = (m) => {
+  const reply = JSON.parse(m.data);
+  if (reply.method === 'Runtime.executionContextCreated') contextId ??= reply.params.context.id;
+  waiting.get(reply.id)?.(reply);
+  waiting.delete(reply.id);
+};
+const call = (method, params = {}) => new Promise((resolve, reject) => {
+  const id = ++nextId;
+  const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method}`)), 10000);
+  waiting.set(id, (reply) => { clearTimeout(timer); resolve(reply); });
+  ws.send(JSON.stringify({ id, method, params }));
+});
+
+async function snapshot() {
+  const linear = await call('Runtime.evaluate', { expression: 'aicrLinearMemoryBytes()', returnByValue: true, contextId });
+  const heap = await call('Runtime.getHeapUsage');
+  let rss = null;
+  if (process.env.WORKERD_PID) {
+    const status = readFileSync(`/proc/${process.env.WORKERD_PID}/status`, 'utf8');
+    rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
+  }
+  if (linear.result?.exceptionDetails || linear.result?.result?.value === undefined) {
+    throw new Error(`aicrLinearMemoryBytes() unavailable: ${JSON.stringify(linear)}`);
+  }
+  return { linear: linear.result.result.value, heapUsed: heap.result.usedSize, heapTotal: heap.result.totalSize, rss };
+}
+
+async function load(count) {
+  let sent = 0;
+  let failed = 0;
+  async function client() {
+    while (sent < count) {
+      const path = PATHS[sent++ % PATHS.length];
+      const r = await fetch(base + path);
+      await r.arrayBuffer();
+      if (!r.ok) failed++;
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  if (failed) throw new Error(`${failed} requests failed`);
+}
+
+await call('Runtime.enable');
+await load(200); // every path once at least: lazily built state exists now
+const warm = await snapshot();
+await load(REQUESTS);
+const after = await snapshot();
+ws.close();
+const report = { requests: REQUESTS, concurrency: CONCURRENCY, bound: BOUND, warm, after };
+console.log(JSON.stringify(report));
+if (after.linear > warm.linear || after.linear > BOUND) {
+  console.error(`linear memory grew from ${warm.linear} to ${after.linear} B (bound ${BOUND} B)`);
+  process.exit(1);
+}
