@@ -80,7 +80,14 @@ pub fn readme() -> Result {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        eprintln!("ok: {command}  ->  {}", stdout.lines().next().unwrap_or(""));
+        let first: String = stdout
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect();
+        eprintln!("ok: {command}  ->  {first}");
     }
     let bad = format!(
         "{} recipe --service lke",
