@@ -1,7 +1,8 @@
-//! The WASI component `aicr.wasm` (crates/component, WIT in wit/): build it, transpile it
-//! for JS with jco, test it in wasmtime (tests/component-host), over a real socket through
-//! its `wasi:http` export (`jco serve`, upstream catalog, the conformance runner) and from
-//! Node (`node --test tests/js/component.test.mjs`), and measure it for `cargo xtask bench`.
+//! The WASI component `aicr.wasm` (crates/component, WIT in wit/): build it (pre-initialised
+//! by wizer, so instances start with the catalog decoded), transpile it for JS with jco,
+//! test it in wasmtime (tests/component-host), over a real socket through its `wasi:http`
+//! export (`jco serve`, upstream catalog, the conformance runner) and from Node
+//! (`node --test tests/js/component.test.mjs`), and measure it for `cargo xtask bench`.
 //!
 //! wasmtime-cli takes ~17 min to compile here, so nothing installs it: the `wasmtime run`
 //! path is exercised through wasmtime's own crates (the host test's command world), and
@@ -87,17 +88,22 @@ pub fn setup() -> Result {
     Ok(())
 }
 
-/// Builds `aicr.wasm` with a catalog.
+/// Builds `aicr.wasm` with a catalog, pre-initialised (see [`pre_initialise`]).
 pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
     setup()?;
     let mut cmd = wasm_cargo();
+    // `rustc` rather than `build` only to give the final link one flag: wasm-component-ld
+    // stops at the core module, which is what wizer reads. Dependencies build as always.
     cmd.args([
-        "build",
+        "rustc",
         "--release",
         "-p",
         "aicr-component",
         "--target",
         WASM_WASIP2,
+        "--",
+        "-C",
+        "link-arg=--skip-wit-component",
     ]);
     if catalog == Catalog::Upstream {
         let recipes = conformance::upstream_catalog()?;
@@ -106,6 +112,7 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
     }
     run(&mut cmd)?;
     let path = wasm(catalog);
+    pre_initialise(&path)?;
     eprintln!(
         "{}: {} bytes, {} gzip -9",
         path.display(),
@@ -113,6 +120,40 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
         gzip_len(&path)?
     );
     Ok(path)
+}
+
+/// Turns the core module cargo left at `path` into the pre-initialised component, at the
+/// same path. Wizer runs the module's `wizer.initialize` (crates/component: decode and
+/// index the embedded catalog) and writes the module with the memory that leaves as its
+/// initial memory; `jco new` (wit-component, as wasm-component-ld runs it) then makes the
+/// component from the `component-type` sections wizer kept. So no instance decodes the
+/// catalog: under `wasmtime serve`, a fresh instance per request, that decoding was most
+/// of every request.
+///
+/// Wizer runs without WASI, so an initialiser that reached for the host fails the build
+/// instead of baking one host's answer into every instance.
+///
+/// The WASI adapter is the one the module needs: none on rustup's route, whose wasip2 libc
+/// imports WASI 0.2 directly; wasm-component-ld's reactor adapter on Debian's, whose
+/// wasi-libc is a preview-1 build. (wasm-component-ld hands its encoder the adapter even
+/// when unused, which only raised the `wasi:cli` imports' version to the adapter's 0.2.6;
+/// they now name 0.2.4, what std was written against, which any 0.2 host provides.)
+fn pre_initialise(path: &Path) -> Result {
+    let snapshot = path.with_extension("initialized.wasm");
+    run(Command::new(node_bin("wizer"))
+        .arg(path)
+        .arg("-o")
+        .arg(&snapshot))?;
+    // Written beside and renamed over `path`: cargo hard-links `path` to its own copy of
+    // the core module, which writing through the link would corrupt.
+    let component = path.with_extension("wasm.new");
+    let mut jco = Command::new(node_bin("jco"));
+    jco.arg("new").arg(&snapshot).arg("-o").arg(&component);
+    if wasm_route() == WasmRoute::Debian {
+        jco.arg("--wasi-reactor");
+    }
+    run(&mut jco)?;
+    std::fs::rename(&component, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `jco transpile` of our component into an ES module package (`package.json` included),

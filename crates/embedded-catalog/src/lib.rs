@@ -1,9 +1,10 @@
 //! # aicr-embedded-catalog — the catalog inside every build
 //!
 //! `build.rs` validates the catalog directory (our `recipes/`, or any upstream-format
-//! directory named by `AICR_CATALOG_DIR`) and embeds it pre-parsed. At run time the blob
-//! is decoded once, on first use; no YAML is parsed and no file is read, so this works
-//! the same in wasm hosts with no file system.
+//! directory named by `AICR_CATALOG_DIR`) and embeds it pre-parsed. The blob is decoded
+//! once, on first use; no YAML is parsed and no file is read, so this works the same in
+//! wasm hosts with no file system. The WASI component makes that first use at build time
+//! (a wizer snapshot, see `crates/component`), so its instances never decode it.
 //!
 //! The blob is one `include_bytes!` of the engine's own data model rather than an
 //! `include_dir!` of the YAML tree: it is smaller (no comments, no manifests the recipe

@@ -54,6 +54,10 @@ pub fn is_built() -> bool {
 /// Bytes of stdout or stderr a store keeps.
 const CAPTURE: usize = 16 << 20;
 
+/// Fuel a metered store starts with: more than any test runs, and far from wasmtime's
+/// limits so the arithmetic stays exact.
+const FUEL: u64 = 1 << 60;
+
 /// Per-store state: WASI context, wasi:http context, resource table, memory accounting.
 pub struct State {
     wasi: WasiCtx,
@@ -135,6 +139,12 @@ pub fn memory_bytes(store: &Store<State>) -> usize {
     store.data().memory.bytes
 }
 
+/// Fuel (about one unit per wasm instruction) the store's instances have used so far;
+/// `None` unless the host was [`Host::load_metered`].
+pub fn fuel_used(store: &Store<State>) -> Option<u64> {
+    store.get_fuel().ok().map(|left| FUEL - left)
+}
+
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -158,6 +168,8 @@ impl State {
 
 /// The compiled component, linked once; cheap to instantiate many times.
 pub struct Host {
+    /// Whether stores count the wasm instructions run ([`Host::load_metered`]).
+    metered: bool,
     pub engine: Engine,
     pub component: Component,
     pub linker: Linker<State>,
@@ -185,7 +197,17 @@ pub struct RunOutput {
 impl Host {
     /// Compiles and links the component at `path`.
     pub fn load(path: &Path) -> wasmtime::Result<Host> {
-        let engine = Engine::new(&Config::new())?;
+        Host::load_with(path, false)
+    }
+
+    /// [`Host::load`] with wasmtime's fuel metering on, so [`fuel_used`] tells how much
+    /// wasm a store ran: a count of instructions, the same on every machine and run.
+    pub fn load_metered(path: &Path) -> wasmtime::Result<Host> {
+        Host::load_with(path, true)
+    }
+
+    fn load_with(path: &Path, metered: bool) -> wasmtime::Result<Host> {
+        let engine = Engine::new(Config::new().consume_fuel(metered))?;
         let component = Component::from_file(&engine, path)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -195,6 +217,7 @@ impl Host {
         let pre = EmbedPre::new(instance.clone())?;
         let proxy = ProxyPre::new(instance)?;
         Ok(Host {
+            metered,
             engine,
             component,
             linker,
@@ -226,10 +249,20 @@ impl Host {
         .as_ref()
     }
 
+    /// A store for one instance: its memory accounted, and when metered, all the fuel
+    /// it can use.
+    fn store(&self, state: State) -> wasmtime::Result<Store<State>> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        if self.metered {
+            store.set_fuel(FUEL)?;
+        }
+        Ok(store)
+    }
+
     /// A fresh store and resolver instance (stdio discarded).
     pub fn instantiate(&self) -> wasmtime::Result<(Store<State>, Embed)> {
-        let mut store = Store::new(&self.engine, State::new(WasiCtx::builder().build()));
-        store.limiter(|state| &mut state.memory);
+        let mut store = self.store(State::new(WasiCtx::builder().build()))?;
         let bindings = self.pre.instantiate(&mut store)?;
         Ok((store, bindings))
     }
@@ -248,7 +281,7 @@ impl Host {
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build();
-        let mut store = Store::new(&self.engine, State::new(wasi));
+        let mut store = self.store(State::new(wasi))?;
         let command = Command::instantiate(&mut store, &self.component, &self.linker)?;
         let success = command.wasi_cli_run().call_run(&mut store)?.is_ok();
         drop(store);
@@ -277,7 +310,7 @@ impl Host {
         let stderr = MemoryOutputPipe::new(CAPTURE);
         let mut state = State::new(WasiCtx::builder().stderr(stderr.clone()).build());
         state.hooks.refused_header = refused_header;
-        let mut store = Store::new(&self.engine, state);
+        let mut store = self.store(state)?;
         let proxy = self.proxy.instantiate(&mut store)?;
         let request = store
             .data_mut()

@@ -1,0 +1,63 @@
+//! A fresh instance answers at once. `cargo xtask build` pre-initialises the component:
+//! wizer runs the embedded catalog's decoding at build time and the component ships the
+//! memory it leaves, so a host that instantiates per request (`wasmtime serve` does) never
+//! pays for it. Counted in fuel (wasm instructions: the same on every machine and run), not
+//! time: instantiating plus a first call must cost about what the same call costs warm,
+//! where decoding the catalog first makes it many times that.
+
+use aicr_component_host::{Embed, Host, State, component_path, fuel_used, is_built, wit};
+use wasmtime::Store;
+
+/// How much more than a warm call instantiating and a first call may cost. They measure
+/// equal within a fraction of a percent; decoding the catalog adds about 4 million
+/// instructions, some 2,600 times a `catalog` call and 17 times a resolve.
+const MAX_FIRST_OVER_WARM: f64 = 1.5;
+
+const CRITERIA: wit::Criteria = wit::Criteria {
+    service: Some(wit::Service::Eks),
+    accelerator: Some(wit::Accelerator::H100),
+    intent: Some(wit::Intent::Training),
+    os: Some(wit::Os::Ubuntu),
+    platform: None,
+    nodes: 0,
+};
+
+/// An export called on an instance: the cheapest one, and the one hosts call most.
+type Call = fn(&mut Store<State>, &Embed);
+
+const CALLS: [(&str, Call); 2] = [
+    ("catalog", |store, bindings| {
+        bindings.aicr_recipe_resolver().call_catalog(store).unwrap();
+    }),
+    ("resolve", |store, bindings| {
+        let recipe = bindings
+            .aicr_recipe_resolver()
+            .call_resolve(store, CRITERIA, false)
+            .unwrap();
+        assert!(recipe.is_ok());
+    }),
+];
+
+#[test]
+fn a_fresh_instance_answers_its_first_call_like_a_warm_one() {
+    if !is_built() {
+        eprintln!("SKIPPED: the component is not built (run `cargo xtask build`)");
+        return;
+    }
+    let host = Host::load_metered(&component_path()).unwrap();
+    let fuel = |store: &Store<State>| fuel_used(store).expect("the host is metered");
+    for (name, call) in CALLS {
+        let (mut store, bindings) = host.instantiate().unwrap();
+        call(&mut store, &bindings);
+        let first = fuel(&store);
+        call(&mut store, &bindings);
+        let warm = fuel(&store) - first;
+        eprintln!("{name}: instantiate + first call {first} fuel, warm call {warm}");
+        assert!(
+            first as f64 <= MAX_FIRST_OVER_WARM * warm as f64,
+            "instantiating and a first `{name}` cost {first} fuel, a warm `{name}` {warm}: \
+             the instance did work before answering (is the component pre-initialised? \
+             `cargo xtask build` does it)"
+        );
+    }
+}
