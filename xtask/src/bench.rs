@@ -96,18 +96,41 @@ pub fn print_table(rows: &[Row]) {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--aicrd PATH]";
+const USAGE: &str =
+    "usage: cargo xtask bench [--only engine|explorer|http|component] [--aicrd PATH]";
+
+/// The parts of the bench, in the order they run.
+const PARTS: [&str; 4] = ["engine", "explorer", "http", "component"];
 
 pub fn run(args: &[String]) -> Result {
-    let aicrd = match args {
-        [] => None,
-        [flag, path] if flag == "--aicrd" => Some(std::path::PathBuf::from(path)),
-        _ => return Err(format!("{USAGE}, got {args:?}")),
-    };
-    let mut rows = engine_rows()?;
-    rows.extend(crate::web::bench_rows()?);
-    rows.extend(crate::serving::bench_rows(aicrd.as_deref())?);
-    rows.extend(crate::component::bench_rows()?);
+    let mut aicrd = None;
+    let mut only = None;
+    let mut rest = args;
+    while let [flag, value, tail @ ..] = rest {
+        match flag.as_str() {
+            "--aicrd" => aicrd = Some(std::path::PathBuf::from(value)),
+            "--only" if PARTS.contains(&value.as_str()) => only = Some(value.as_str()),
+            _ => return Err(format!("{USAGE}, got {args:?}")),
+        }
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(format!("{USAGE}, got {args:?}"));
+    }
+    let wanted = |part: &str| only.is_none_or(|o| o == part);
+    let mut rows = Vec::new();
+    if wanted("engine") {
+        rows.extend(engine_rows()?);
+    }
+    if wanted("explorer") {
+        rows.extend(crate::web::bench_rows()?);
+    }
+    if wanted("http") {
+        rows.extend(crate::serving::bench_rows(aicrd.as_deref())?);
+    }
+    if wanted("component") {
+        rows.extend(crate::component::bench_rows()?);
+    }
     print_table(&rows);
     Ok(())
 }

@@ -29,8 +29,9 @@ commands:
   setup         install what the build needs (wasm std, npm tools, wasm-bindgen); idempotent
   build         build native and both wasm targets (wasm32-unknown-unknown, wasm32-wasip2)
   test          run every check the project has (what CI runs)
-  bench         [--aicrd PATH]  run the benchmarks and print one table (PATH: a user's
-                upstream aicrd binary, measured under the same load as our servers)
+  bench         [--only engine|explorer|http|component] [--aicrd PATH]
+                run the benchmarks and print one table (PATH: a user's upstream aicrd
+                binary, measured under the same load as our HTTP servers)
   conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
                 replay recorded upstream cases in-process or against a live server
   serve         [--port N]  build, then run the API and the explorer in local workerd
