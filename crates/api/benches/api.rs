@@ -1,8 +1,9 @@
 //! A full request through the API crate: parse → resolve → serialise, on the embedded
-//! catalog, as every host runs it.
+//! catalog, as every host runs it. Each target twice: the first time a fresh `Api` sees it
+//! (its memo is empty: the whole path), and again on a warm one (the memo holds the body).
 
 use aicr_api::{Api, Config, Handler, RequestContext};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 fn benches(c: &mut Criterion) {
@@ -31,6 +32,13 @@ fn benches(c: &mut Criterion) {
             .body(Vec::new())
             .unwrap();
         group.bench_function(name, |b| {
+            b.iter_batched(
+                || Api::new(aicr_embedded_catalog::catalog(), Config::default()),
+                |fresh| black_box(fresh.handle(black_box(&request), &ctx)),
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function(format!("{name} (memo hit)"), |b| {
             b.iter(|| black_box(api.handle(black_box(&request), &ctx)))
         });
     }

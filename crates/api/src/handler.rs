@@ -30,6 +30,8 @@ pub struct Api<'c> {
     pub(crate) config: Config,
     /// Names the engine build in every strong ETag (see [`Api::with_build_identity`]).
     pub(crate) build: &'static str,
+    /// Rendered recipe and query bodies by strong ETag (shared by clones).
+    pub(crate) memo: crate::memo::Memo,
 }
 
 /// How an answer may be cached.
@@ -90,6 +92,7 @@ impl<'c> Api<'c> {
             catalog,
             config,
             build: BUILD_IDENTITY,
+            memo: crate::memo::Memo::default(),
         }
     }
 

@@ -41,6 +41,7 @@ mod context;
 mod errors;
 mod etag;
 mod handler;
+mod memo;
 mod query_string;
 mod render;
 mod routes;

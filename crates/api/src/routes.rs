@@ -280,8 +280,9 @@ fn criteria_key(c: &Criteria) -> String {
 
 /// A cacheable 200: the strong ETag names the representation by everything its bytes
 /// depend on (engine crate versions and build identity, catalog digest, route, normalised
-/// inputs, format), so a matching `If-None-Match` skips resolving and rendering; the
-/// handler then answers 304 (GET, HEAD) or 412 (POST).
+/// inputs, format), so a matching `If-None-Match` skips resolving and rendering (the
+/// handler then answers 304 for GET and HEAD, 412 for POST), and so does a tag whose bytes
+/// the API rendered before (its memo).
 fn cacheable(
     api: &Api<'_>,
     request: &Request<Vec<u8>>,
@@ -303,7 +304,11 @@ fn cacheable(
     let etag = strong_etag(&parts);
     let known =
         crate::handler::if_none_match(request).is_some_and(|h| crate::etag::lists_tag(h, &etag));
-    let body = if known { Vec::new() } else { render()? };
+    let body = if known {
+        Vec::new()
+    } else {
+        api.memo.body(&etag, render)?
+    };
     Ok(Success {
         status: StatusCode::OK,
         content_type: format.content_type(),
