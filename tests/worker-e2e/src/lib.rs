@@ -186,6 +186,8 @@ fn api_only_config(build: &Path) -> Result<PathBuf, String> {
 pub struct LocalWorker {
     child: Child,
     log: PathBuf,
+    /// A config file written for this run only, removed when it stops.
+    scratch: Option<PathBuf>,
     /// `http://127.0.0.1:PORT`
     pub base: String,
 }
@@ -229,7 +231,9 @@ impl LocalWorker {
         }
         cmd.arg(&config).process_group(0);
         die_with_parent(&mut cmd);
-        LocalWorker::spawn(cmd, "workerd", port)
+        let mut worker = LocalWorker::spawn(cmd, "workerd", port)?;
+        worker.scratch = Some(config);
+        Ok(worker)
     }
 
     /// Starts any local HTTP server that answers `/health` on 127.0.0.1:`port` (`cmd` must
@@ -248,6 +252,7 @@ impl LocalWorker {
         let mut worker = LocalWorker {
             child,
             log,
+            scratch: None,
             base: format!("http://127.0.0.1:{port}"),
         };
         worker.wait_ready()?;
@@ -300,5 +305,8 @@ impl LocalWorker {
 impl Drop for LocalWorker {
     fn drop(&mut self) {
         stop_group(&mut self.child);
+        if let Some(scratch) = &self.scratch {
+            let _ = std::fs::remove_file(scratch);
+        }
     }
 }
