@@ -3,10 +3,23 @@
 // link restores the view. The page makes no request after load: downloads are built
 // from Blobs and the curl commands are only text.
 
-import init, { catalogInfo, criteriaFields, resolve, render, query, diff } from './pkg/aicr_web.js';
+import { initSync, catalogInfo, criteriaFields, resolve, render, query, diff } from './pkg/aicr_web.js';
 import { h, fill, download, copy } from './dom.js';
-import { valuesTree } from './tree.js';
-import { renderCompare } from './compare.js';
+
+/**
+ * The values tree and the compare view are not needed for the first recipe, so they are not
+ * static imports (nor preloaded by index.html): the page's first requests are only what the
+ * first recipe needs (an HTTP/1 server gives a page six connections, and the engine's wasm
+ * must not wait for one). They load while the engine compiles; a failed load is reported
+ * where the module is used.
+ */
+function later(url) {
+  const module = import(url);
+  module.catch(() => {});
+  return module;
+}
+const treeModule = later('./tree.js');
+const compareModule = later('./compare.js');
 
 const $ = (id) => document.getElementById(id);
 const SETS = ['a', 'b'];
@@ -52,7 +65,13 @@ function writeUrl() {
     for (const [k, v] of queryString(state.b, 'b.')) p.set(k, v);
   }
   const search = p.toString();
-  history.replaceState(null, '', search ? `?${search}` : location.pathname);
+  // history.replaceState costs milliseconds (a same-document navigation for the browser to
+  // record), so it is skipped when the address already holds these parameters in another
+  // order, as when a share link is opened.
+  const [now, next] = [new URLSearchParams(location.search), new URLSearchParams(p)];
+  now.sort();
+  next.sort();
+  if (now.toString() !== next.toString()) history.replaceState(null, '', search ? `?${search}` : location.pathname);
 }
 
 // ---------- form ----------
@@ -87,7 +106,11 @@ function buildForm(set) {
   form.addEventListener('submit', (event) => event.preventDefault());
 }
 
+/** Set B's form is built the first time the compare view is shown, not before the first recipe. */
+const formBuilt = (set) => $(`form-${set}`).childElementCount > 0;
+
 function syncForm(set) {
+  if (!formBuilt(set)) return;
   for (const f of FIELDS) {
     const control = $(`${set}-${f.field}`);
     const raw = state[set][f.field] ?? '';
@@ -174,13 +197,27 @@ function renderValidation(view) {
     p.constraints?.length ? h('ul', {}, p.constraints.map((c) => h('li', {}, `${c.name} ${c.value}`))) : null)));
 }
 
+/** A tree of one component's values, asked of the engine only when it is opened. */
+async function valuesOf(name) {
+  const path = `components.${name}.values`;
+  try {
+    const { valuesTree } = await treeModule;
+    return valuesTree(query(state.a, path), path, select);
+  } catch (e) {
+    return h('p', { class: 'note' }, message(e));
+  }
+}
+
 function renderValues(view) {
   fill($('values'), view.components.map((c) => {
-    const keys = Object.keys(c.values);
     const details = h('details', { class: 'component-values', dataset: { name: c.name }, open: state.opened.has(c.name) },
-      h('summary', {}, c.name, h('span', { class: 'muted' }, keys.length ? ` {${keys.length}}` : ' (no values)')));
-    const grow = () => {
-      if (details.open && details.childElementCount === 1) details.append(valuesTree(c.values, `components.${c.name}.values`, select));
+      h('summary', {}, c.name, h('span', { class: 'muted' }, c.valueKeys ? ` {${c.valueKeys}}` : ' (no values)')));
+    const grow = async () => {
+      if (!details.open || details.childElementCount > 1) return;
+      const tree = await valuesOf(c.name);
+      if (details.childElementCount > 1) return; // opened twice while the tree was loading
+      details.append(tree);
+      markSelected();
     };
     details.addEventListener('toggle', () => {
       if (details.open) state.opened.add(c.name); else state.opened.delete(c.name);
@@ -192,10 +229,16 @@ function renderValues(view) {
   if (state.selected) select(state.selected);
 }
 
+/** Highlights the selected key in the values trees shown. */
+function markSelected() {
+  for (const el of document.querySelectorAll('#values .key[aria-current]')) el.removeAttribute('aria-current');
+  if (!state.selected) return;
+  document.querySelector(`#values .key[data-path="${CSS.escape(state.selected)}"]`)?.setAttribute('aria-current', 'true');
+}
+
 function select(path) {
   state.selected = path;
-  for (const el of document.querySelectorAll('#values .key[aria-current]')) el.removeAttribute('aria-current');
-  document.querySelector(`#values .key[data-path="${CSS.escape(path)}"]`)?.setAttribute('aria-current', 'true');
+  markSelected();
   $('selector-hint').hidden = true;
   $('selector-path').textContent = path;
   let text;
@@ -285,7 +328,12 @@ function updateCompare(viewA) {
     fill($('compare-body'));
     return;
   }
-  renderCompare($('compare-body'), viewA, viewB, diff(state.a, state.b));
+  const difference = diff(state.a, state.b);
+  // Renders queue up in order on the module's promise, so the last update's view wins.
+  compareModule.then(({ renderCompare }) => renderCompare($('compare-body'), viewA, viewB, difference), (e) => {
+    fill($('compare-error'), `Compare: the compare view could not load (compare.js): ${message(e)}`);
+    $('compare-error').hidden = false;
+  });
 }
 
 // ---------- tabs and actions ----------
@@ -299,6 +347,7 @@ function showView(view, focus) {
   $('tab-compare').tabIndex = compare ? 0 : -1;
   $('result').hidden = compare;
   $('compare').hidden = !compare;
+  if (compare && !formBuilt('b')) buildForm('b');
   if (focus) $(compare ? 'tab-compare' : 'tab-recipe').focus();
 }
 
@@ -348,22 +397,38 @@ function footer() {
   $('catalog-size').textContent = `${info.overlays} overlays, ${info.components} components`;
 }
 
-async function main() {
-  await init();
+/**
+ * Starts the page on the engine's compiled wasm module (a promise, from index.html's boot
+ * script), once the document is parsed. Marks for tests/js/explorer.bench.mjs: `aicr-engine` once the engine
+ * is instantiated, `aicr-rendered` after every update (the recipe's DOM is built) and
+ * `aicr-painted` after the first frame that shows the first recipe.
+ */
+export function start(engine) {
+  return main(engine).catch((e) => {
+    const b = $('banner');
+    b.textContent = `The explorer could not start its recipe engine (pkg/aicr_web_bg.wasm): ${message(e)}`;
+    b.hidden = false;
+    document.body.dataset.ready = 'failed';
+    throw e;
+  });
+}
+
+async function main(engine) {
+  // Instantiating a compiled module is quick: done synchronously, it costs no extra task
+  // (in which the browser might run other work) before the first recipe is built.
+  initSync({ module: await engine });
+  performance.mark('aicr-engine');
   FIELDS = criteriaFields();
   footer();
-  for (const set of SETS) buildForm(set);
+  buildForm('a');
   readUrl();
   wireActions();
   showView(state.view);
+  // A link to the compare view shows it complete when the page says it is ready.
+  if (state.view === 'compare') await compareModule.catch(() => {});
   update();
   document.body.dataset.ready = '1';
+  // A frame's style, layout and paint run right after its animation-frame callbacks, so a
+  // task queued from one runs once that frame is painted.
+  requestAnimationFrame(() => setTimeout(() => performance.mark('aicr-painted')));
 }
-
-main().catch((e) => {
-  const b = $('banner');
-  b.textContent = `The explorer could not start its recipe engine (pkg/aicr_web_bg.wasm): ${message(e)}`;
-  b.hidden = false;
-  document.body.dataset.ready = 'failed';
-  throw e;
-});

@@ -145,6 +145,21 @@ test('positions in the components table stay on one line at 1280 px', async () =
   await page.close();
 });
 
+test('while the engine loads, the page says so instead of showing an empty form', async () => {
+  const page = await newPage();
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route(`${BASE}pkg/aicr_web_bg.wasm`, async (route) => { await held; await route.continue(); });
+  await page.goto(BASE);
+  await page.locator('.loading').waitFor();
+  assert.equal(await page.isHidden('main'), true);
+  release();
+  await page.waitForSelector('body[data-ready="1"]');
+  assert.equal(await page.isHidden('.loading'), true);
+  assert.equal(await page.isVisible('#a-service'), true);
+  await page.close();
+});
+
 // Pages of this test fail on purpose, so their console errors are not collected.
 test('an engine that cannot load is reported on the page, not an empty form', async () => {
   for (const missing of ['pkg/aicr_web.js', 'pkg/aicr_web_bg.wasm']) {
@@ -186,6 +201,43 @@ test('compare shows components added and removed and versions side by side', asy
   assert.equal(rows.length, new Set([...a, ...b]).size);
   for (const row of rows) assert.equal(row.b, versionB.get(row.name) ?? '—', row.name);
   assert.deepEqual(await list('overlays-b'), expected.b.recipe.metadata.appliedOverlays);
+  await page.close();
+});
+
+test('the compare tab, opened after load, shows the comparison', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);
+  await page.click('#tab-compare');
+  await pick(page, expected.b.criteria, 'b');
+  await page.waitForFunction((overlays) => [...document.querySelectorAll('#overlays-b li')].map((li) => li.textContent).join() === overlays.join(),
+    expected.b.recipe.metadata.appliedOverlays);
+  const names = (r) => r.componentRefs.map((c) => c.name);
+  assert.equal(await page.locator('#compare-table tbody tr').count(), new Set([...names(expected.a.recipe), ...names(expected.b.recipe)]).size);
+  assert.equal(await page.isHidden('#compare-error'), true);
+  await page.close();
+});
+
+test('an opened values tree and its selected key survive a change of criteria', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}?${queryOf(expected.a.criteria)}`);
+  const names = (r) => r.componentRefs.map((c) => c.name);
+  const shared = names(expected.a.recipe).find((n) => names(expected.b.recipe).includes(n));
+  const details = `#values details[data-name="${shared}"]`;
+  await page.click(`${details} > summary`);
+  const key = page.locator(`${details} .key`).first();
+  const path = await key.getAttribute('data-path');
+  await key.click();
+  assert.equal(await key.getAttribute('aria-current'), 'true');
+  await pick(page, expected.b.criteria);
+  await page.locator(`${details} .tree`).first().waitFor();
+  for (const p of await page.locator(`${details} .key`).evaluateAll((keys) => keys.map((k) => k.dataset.path))) {
+    assert.ok(p.startsWith(`components.${shared}.values.`), p);
+  }
+  await pick(page, expected.a.criteria);
+  const again = page.locator(`${details} .key[data-path="${path}"]`);
+  await again.waitFor();
+  assert.equal(await again.getAttribute('aria-current'), 'true');
+  assert.equal(await page.textContent('#selector-path'), path);
   await page.close();
 });
 

@@ -57,7 +57,11 @@ impl RecipeDiff {
         let mut unchanged = Vec::new();
         for ca in &va.components {
             if let Some(cb) = vb.components.iter().find(|c| c.name == ca.name) {
-                let d = component_diff(ca, cb);
+                let d = ComponentDiff {
+                    name: ca.name.to_owned(),
+                    fields: map_changes(&fields_of(ca), &fields_of(cb)),
+                    values: map_changes(&value_leaves(a, ca.name)?, &value_leaves(b, cb.name)?),
+                };
                 if d.fields.is_empty() && d.values.is_empty() {
                     unchanged.push(d.name);
                 } else {
@@ -129,15 +133,17 @@ fn fields_of(c: &ComponentView<'_>) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn component_diff(a: &ComponentView<'_>, b: &ComponentView<'_>) -> ComponentDiff {
-    let (mut la, mut lb) = (BTreeMap::new(), BTreeMap::new());
-    leaves("", &a.values, &mut la);
-    leaves("", &b.values, &mut lb);
-    ComponentDiff {
-        name: a.name.to_owned(),
-        fields: map_changes(&fields_of(a), &fields_of(b)),
-        values: map_changes(&la, &lb),
+/// The merged values of component `name` of `recipe` as leaves (see [`leaves`]).
+fn value_leaves(recipe: &Recipe<'_>, name: &str) -> Result<BTreeMap<String, Value>, InputError> {
+    let mut out = BTreeMap::new();
+    if let Some(c) = recipe.component(name) {
+        leaves(
+            "",
+            &recipe.values_of(c).map_err(InputError::values)?,
+            &mut out,
+        );
     }
+    Ok(out)
 }
 
 /// Flattens maps into `path -> leaf`; an empty map is a leaf of its own.

@@ -2,6 +2,7 @@
 //! shape the page can place next to the field it concerns.
 
 use aicr_api::Format;
+use aicr_recipe::values::MissingValuesFile;
 use aicr_recipe::{Catalog, Criteria, Field, Recipe};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -40,6 +41,11 @@ impl InputError {
             message,
             allowed: Vec::new(),
         }
+    }
+
+    /// A component's values file is missing (impossible for a validated catalog).
+    pub fn values(e: MissingValuesFile) -> Self {
+        InputError::whole(format!("values hydration failed: {e}"))
     }
 
     fn whole(message: String) -> Self {

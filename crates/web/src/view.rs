@@ -1,11 +1,16 @@
 //! The page's view of a catalog and of a recipe: the engine's result rearranged for
-//! display (components in deployment order, hydrated values, and provenance turned
-//! around so each overlay in the chain lists what it set).
+//! display (components in deployment order, and provenance turned around so each overlay
+//! in the chain lists what it set).
+//!
+//! A view carries each component's number of top-level values keys, not the values
+//! themselves: the page shows them only when a component is opened, and then asks for
+//! that one component's values with a `/v1/query` selector. Shipping every component's
+//! hydrated values to JS on each change was most of the cost of a re-resolve.
 
 use crate::input::InputError;
+use aicr_recipe::values::Layers;
 use aicr_recipe::{Catalog, Constraint, Criteria, Field, Recipe, ResolvedComponent};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Footer facts about the embedded catalog.
@@ -120,8 +125,9 @@ pub struct ComponentView<'c> {
     pub dependency_refs: &'c [String],
     pub touched_by: &'c [&'c str],
     pub enabled: bool,
-    /// Merged Helm values, as `/v1/query` answers `components.<name>.values`.
-    pub values: Map<String, Value>,
+    /// Top-level keys of the merged Helm values (`/v1/query` answers the values
+    /// themselves, at `components.<name>.values`).
+    pub value_keys: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -198,12 +204,12 @@ fn component<'c>(
     recipe: &'c Recipe<'c>,
     c: &'c ResolvedComponent<'c>,
 ) -> Result<ComponentView<'c>, InputError> {
-    let values = recipe.values_of(c).map_err(|e| InputError {
-        field: None,
-        value: None,
-        message: format!("values hydration failed: {e}"),
-        allowed: Vec::new(),
-    })?;
+    // The layers' root keys are the merged map's keys, without merging anything.
+    let value_keys = Layers::of(recipe.catalog, c)
+        .map_err(InputError::values)?
+        .root()
+        .keys()
+        .len();
     Ok(ComponentView {
         name: c.name,
         kind: c.kind,
@@ -217,7 +223,7 @@ fn component<'c>(
         dependency_refs: c.dependency_refs,
         touched_by: &c.touched_by,
         enabled: c.enabled(),
-        values,
+        value_keys,
     })
 }
 
@@ -306,10 +312,9 @@ mod tests {
             .iter()
             .find(|c| c.name == "gpu-operator")
             .unwrap();
-        assert_eq!(
-            Value::Object(gpu.values.clone()),
-            recipe.query("components.gpu-operator.values").unwrap()
-        );
+        let values = recipe.query("components.gpu-operator.values").unwrap();
+        assert!(gpu.value_keys > 0);
+        assert_eq!(gpu.value_keys, values.as_object().unwrap().len());
     }
 
     #[test]
