@@ -1,6 +1,9 @@
 // Headless Chromium for the explorer's tests and bench: Debian's /usr/bin/chromium driven
 // by playwright-core, a fresh profile per launch, the launch flags of shared/toolchain.md §4
 // (no background or component-update traffic, so every request seen is the page's own).
+// It also turns off the omnibox's WebUI popup: Chromium 156 builds it in a renderer of its
+// own at start-up, even headless (~300 chrome:// files), which on a small machine takes CPU
+// from the page under test for its first few hundred milliseconds, the bench's window.
 
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
