@@ -8,8 +8,7 @@ const MAX_GZIP: usize = 400_000;
 
 #[test]
 fn component_fits_its_budget() {
-    if !aicr_component_host::is_built() {
-        eprintln!("SKIPPED: the component is not built (run `cargo xtask build`)");
+    if !aicr_component_host::built_or_skip() {
         return;
     }
     let path = aicr_component_host::component_path();

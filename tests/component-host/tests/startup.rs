@@ -5,7 +5,7 @@
 //! time: instantiating plus a first call must cost about what the same call costs warm,
 //! where decoding the catalog first makes it many times that.
 
-use aicr_component_host::{Embed, Host, State, component_path, fuel_used, is_built, wit};
+use aicr_component_host::{Embed, Host, State, component_path, fuel_used, wit};
 use wasmtime::Store;
 
 /// How much more than a warm call instantiating and a first call may cost. They measure
@@ -13,14 +13,7 @@ use wasmtime::Store;
 /// instructions, some 2,600 times a `catalog` call and 17 times a resolve.
 const MAX_FIRST_OVER_WARM: f64 = 1.5;
 
-const CRITERIA: wit::Criteria = wit::Criteria {
-    service: Some(wit::Service::Eks),
-    accelerator: Some(wit::Accelerator::H100),
-    intent: Some(wit::Intent::Training),
-    os: Some(wit::Os::Ubuntu),
-    platform: None,
-    nodes: 0,
-};
+const CRITERIA: wit::Criteria = aicr_component_host::EKS_H100_UBUNTU_TRAINING;
 
 /// An export called on an instance: the cheapest one, and the one hosts call most.
 type Call = fn(&mut Store<State>, &Embed);
@@ -40,8 +33,7 @@ const CALLS: [(&str, Call); 2] = [
 
 #[test]
 fn a_fresh_instance_answers_its_first_call_like_a_warm_one() {
-    if !is_built() {
-        eprintln!("SKIPPED: the component is not built (run `cargo xtask build`)");
+    if !aicr_component_host::built_or_skip() {
         return;
     }
     let host = Host::load_metered(&component_path()).unwrap();

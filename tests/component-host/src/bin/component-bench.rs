@@ -8,7 +8,7 @@
 //! The fresh-instance figures are what pre-initialisation (the component ships with its
 //! catalog already decoded) is for: without it they carry the catalog's decoding.
 
-use aicr_component_host::{Host, wit};
+use aicr_component_host::Host;
 use aicr_recipe::{Accelerator, Criteria, Intent, Os, Service};
 use std::time::Instant;
 
@@ -38,14 +38,7 @@ fn main() -> wasmtime::Result<()> {
         intent: Intent::Training,
         ..Criteria::default()
     };
-    let typed = wit::Criteria {
-        service: Some(wit::Service::Eks),
-        accelerator: Some(wit::Accelerator::H100),
-        intent: Some(wit::Intent::Training),
-        os: Some(wit::Os::Ubuntu),
-        platform: None,
-        nodes: 0,
-    };
+    let typed = aicr_component_host::EKS_H100_UBUNTU_TRAINING;
     let request = || {
         http::Request::get(RECIPE)
             .header(http::header::HOST, "localhost")
