@@ -60,18 +60,17 @@ export default class AicrWorker extends WorkerEntrypoint {
     let headers = '';
     for (const [name, value] of request.headers) headers += `${name}\n${value}\n`;
     const body = await readBody(request);
-    let answer;
+    let head;
     try {
-      answer = wasm.answer(this.env, request.method, pathAndQuery(request.url), headers, body.bytes, body.error);
+      head = wasm.answer(this.env, request.method, pathAndQuery(request.url), headers, body.bytes, body.error);
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) trap.criticalError = true;
       throw e;
     }
-    const lines = answer.headers.split('\n');
-    const init = { status: answer.status, headers: [] };
-    for (let i = 0; i + 1 < lines.length; i += 2) init.headers.push([lines[i], lines[i + 1]]);
-    const bytes = answer.takeBody();
-    answer.free();
+    const lines = head.split('\n');
+    const init = { status: Number(lines[0]), headers: [] };
+    for (let i = 1; i + 1 < lines.length; i += 2) init.headers.push([lines[i], lines[i + 1]]);
+    const bytes = wasm.takeBody();
     // Null-body statuses (204, 304) and HEAD answers must not carry a body object at all.
     return new Response(bytes.length ? bytes : null, init);
   }

@@ -10,8 +10,9 @@
 //!
 //! The worker's entry module (`js/entry.mjs`) reads the platform's `Request` and calls
 //! [`answer`] once, with plain values: method, path and query, all headers as one string,
-//! the body bytes (or why they could not be read). The answer comes back as one [`Answer`]
-//! whose status, headers (one string) and body the entry module turns into a `Response`.
+//! the body bytes (or why they could not be read). The answer comes back as one string
+//! (status and headers) and the body (one more call, [`take_body`]), which the entry module
+//! turns into a `Response`.
 //! A CPU profile of the first version, which used workers-rs's `Request`/`Response` and its
 //! async `fetch` event, showed the glue costing three times the API's own work: a promise
 //! and microtask per request, the `cf` object read on every request, a JS call per header
@@ -42,32 +43,15 @@ fn api(env: &Env) -> Result<Api<'static>, ConfigError> {
         .map(|config| Api::new(aicr_embedded_catalog::catalog(), config))
 }
 
-/// The answer to one request, read by the entry module.
-#[wasm_bindgen]
-pub struct Answer {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
+thread_local! {
+    /// The body of the answer [`answer`] just gave, until [`take_body`] moves it out.
+    static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-#[wasm_bindgen]
-impl Answer {
-    #[wasm_bindgen(getter)]
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// `name\nvalue\n` for each header (HTTP header names and values hold no newline).
-    #[wasm_bindgen(getter)]
-    pub fn headers(&self) -> String {
-        self.headers.clone()
-    }
-
-    /// The body, moved out (read it once); empty for HEAD, 204 and 304.
-    #[wasm_bindgen(js_name = takeBody)]
-    pub fn take_body(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.body)
-    }
+/// The body of the last answer, moved out (read it once); empty for HEAD, 204 and 304.
+#[wasm_bindgen(js_name = takeBody)]
+pub fn take_body() -> Vec<u8> {
+    BODY.with(|b| std::mem::take(&mut *b.borrow_mut()))
 }
 
 /// The size of this instance's linear memory in bytes. The entry module offers it to the
@@ -89,9 +73,11 @@ pub fn body_read_limit() -> usize {
     MAX_BODY_BYTES + 1
 }
 
-/// Answers one request. `headers` is `name\nvalue\n` for each header; `body_error` is set
-/// when the platform's body stream failed (then `body` is what arrived before). The entry
-/// module reads at most [`body_read_limit`] bytes.
+/// Answers one request: returns the status and headers as `status\nname\nvalue\n…` and
+/// keeps the body for [`take_body`] (two plain values, no wrapper object for the runtime to
+/// track). `headers` is `name\nvalue\n` for each header (HTTP header names and values hold
+/// no newline); `body_error` is set when the platform's body stream failed (then `body` is
+/// what arrived before). The entry module reads at most [`body_read_limit`] bytes.
 #[wasm_bindgen]
 pub fn answer(
     env: &Env,
@@ -100,7 +86,7 @@ pub fn answer(
     headers: &str,
     body: Vec<u8>,
     body_error: Option<String>,
-) -> Answer {
+) -> String {
     let ctx = request_context();
     let response = match to_http(method, path_and_query, headers, body, body_error) {
         Ok(request) => API.with(|api| match api.get_or_init(|| self::api(env)) {
@@ -117,21 +103,20 @@ pub fn answer(
         }
     };
     let (parts, body) = response.into_parts();
-    let mut headers = String::with_capacity(256);
+    BODY.with(|b| *b.borrow_mut() = body);
+    let mut head = String::with_capacity(256);
+    head.push_str(parts.status.as_str());
+    head.push('\n');
     for (name, value) in &parts.headers {
         // The API only writes visible ASCII; anything else would be its bug, not a client's.
         if let Ok(value) = value.to_str() {
-            headers.push_str(name.as_str());
-            headers.push('\n');
-            headers.push_str(value);
-            headers.push('\n');
+            head.push_str(name.as_str());
+            head.push('\n');
+            head.push_str(value);
+            head.push('\n');
         }
     }
-    Answer {
-        status: parts.status.as_u16(),
-        headers,
-        body,
-    }
+    head
 }
 
 /// The time and 16 random bytes the API needs for request ids and timestamps. Without
