@@ -71,12 +71,13 @@ async function load(count) {
 }
 
 await call('Runtime.enable');
+const start = await snapshot(); // after the runner's first request only
 await load(200); // every path once at least: lazily built state exists now
 const warm = await snapshot();
 await load(REQUESTS);
 const after = await snapshot();
 ws.close();
-const report = { requests: REQUESTS, concurrency: CONCURRENCY, bound: BOUND, warm, after };
+const report = { requests: REQUESTS, concurrency: CONCURRENCY, bound: BOUND, start, warm, after };
 console.log(JSON.stringify(report));
 if (after.linear > warm.linear || after.linear > BOUND) {
   console.error(`linear memory grew from ${warm.linear} to ${after.linear} B (bound ${BOUND} B)`);

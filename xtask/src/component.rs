@@ -2,33 +2,19 @@
 //! by wizer, so instances start with the catalog decoded), transpile it for JS with jco,
 //! test it in wasmtime (tests/component-host), over a real socket through its `wasi:http`
 //! export (`jco serve`, upstream catalog, the conformance runner) and from Node
-//! (`node --test tests/js/component.test.mjs`), and measure it for `cargo xtask bench`.
-//!
-//! wasmtime-cli takes ~17 min to compile here, so nothing installs it: the `wasmtime run`
-//! path is exercised through wasmtime's own crates (the host test's command world), and
-//! `wasmtime serve`'s through `jco serve`, another `wasi:http` host.
+//! (`node --test tests/js/component.test.mjs`), and measure it for `cargo xtask bench`. The
+//! real `wasmtime` CLI's runs are in `wasmtime_cli`, which shares the conformance run here.
 
+use crate::catalog::Catalog;
 use crate::conformance;
 use crate::install;
 use crate::steps::{Result, Row, gzip_len, node_bin, output, root, run};
-use crate::toolchain::{WASM_WASIP2, WasmRoute, wasm_cargo, wasm_route, wasm_target_dir};
+use crate::toolchain::{WASM_WASIP2, WasmRoute, wasm_cargo, wasm_route};
+use aicr_worker_e2e::{LocalWorker, free_port};
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-/// Which catalog the component embeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Catalog {
-    /// `recipes/`, what ships.
-    Ours,
-    /// `../shared/aicr-upstream/recipes`, for conformance over HTTP.
-    Upstream,
-}
-
-/// Seconds `jco serve` may take to answer its first request.
-const SERVE_READY_SECS: u64 = 60;
 /// Seconds one node test or bench run may take.
 const NODE_TIMEOUT_SECS: &str = "300";
 /// Criteria the JS test resolves (field, value pairs as a form would send them).
@@ -55,19 +41,11 @@ const JS_CASES: &[&[(&str, &str)]] = &[
     ],
 ];
 
-fn target_dir(catalog: Catalog) -> PathBuf {
-    match (catalog, wasm_route()) {
-        (Catalog::Ours, route) => wasm_target_dir(route),
-        // Shared with the worker's upstream build: same catalog, so nothing flip-flops.
-        (Catalog::Upstream, WasmRoute::Rustup) => root().join("target/upstream"),
-        (Catalog::Upstream, WasmRoute::Debian) => root().join("target/deb-upstream"),
-    }
-}
-
 /// Path of the built component (the README's stable path for our catalog:
 /// `target/wasm32-wasip2/release/aicr.wasm` on the rustup route).
 pub fn wasm(catalog: Catalog) -> PathBuf {
-    target_dir(catalog)
+    catalog
+        .target_dir()
         .join(WASM_WASIP2)
         .join("release/aicr.wasm")
 }
@@ -105,11 +83,7 @@ pub fn build_wasm(catalog: Catalog) -> Result<PathBuf> {
         "-C",
         "link-arg=--skip-wit-component",
     ]);
-    if catalog == Catalog::Upstream {
-        let recipes = conformance::upstream_catalog()?;
-        cmd.env("AICR_CATALOG_DIR", recipes)
-            .env("CARGO_TARGET_DIR", target_dir(catalog));
-    }
+    catalog.configure(&mut cmd)?;
     run(&mut cmd)?;
     let path = wasm(catalog);
     pre_initialise(&path)?;
@@ -204,58 +178,15 @@ pub fn host_tests() -> Result {
         .env("AICR_COMPONENT_WASM", wasm))
 }
 
-/// A `jco serve` of a component on 127.0.0.1; its process group is stopped when dropped.
-struct JcoServer {
-    child: Child,
-    url: String,
-}
-
-impl JcoServer {
-    /// Serves `wasm` with `env` as the component's environment (its configuration).
-    fn start(wasm: &Path, env: &BTreeMap<String, String>) -> Result<JcoServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let child = Command::new(node_bin("jco"))
-            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg(wasm)
-            .envs(env)
-            .stdout(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start jco serve: {e}"))?;
-        let server = JcoServer {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(SERVE_READY_SECS) {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                eprintln!(
-                    "jco serve ready at {} in {:.1} s",
-                    server.url,
-                    start.elapsed().as_secs_f64()
-                );
-                return Ok(server);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err(format!(
-            "jco serve did not listen on port {port} within {SERVE_READY_SECS} s"
-        ))
-    }
-}
-
-impl Drop for JcoServer {
-    fn drop(&mut self) {
-        // jco serve runs the server in a child node process: stop the whole group it leads.
-        let pgid = self.child.id() as libc::pid_t;
-        unsafe {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
+/// `jco serve` of a component on a free 127.0.0.1 port, with `env` as the component's
+/// environment (its configuration); stopped, node children included, when dropped.
+fn jco_serve(wasm: &Path, env: &BTreeMap<String, String>) -> Result<LocalWorker> {
+    let port = free_port()?;
+    let mut cmd = Command::new(node_bin("jco"));
+    cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg(wasm)
+        .envs(env);
+    LocalWorker::spawn(cmd, "jco-serve", port)
 }
 
 /// Test step: the `wasi:http` export, built with the upstream catalog and served by a
@@ -263,17 +194,24 @@ impl Drop for JcoServer {
 /// without server configuration against a plain server, then the allowlist cases against
 /// a server started with their environment.
 pub fn http_conformance() -> Result {
+    conformance_served_by(jco_serve)
+}
+
+/// The upstream conformance cases over HTTP against the upstream-catalog component served
+/// by `serve` (a `wasi:http` host started with a component's environment).
+pub fn conformance_served_by(
+    serve: fn(&Path, &BTreeMap<String, String>) -> Result<LocalWorker>,
+) -> Result {
     let Some(upstream) = conformance::upstream_or_skip()? else {
         return Ok(());
     };
-    install::npm_install(".")?;
     let wasm = build_wasm(Catalog::Upstream)?;
     let configured = upstream.server_environment()?;
     let runs = std::iter::once((BTreeMap::new(), conformance::EnvCases::Skip))
         .chain(configured.map(|env| (env, conformance::EnvCases::Only)));
     for (env, env_cases) in runs {
-        let server = JcoServer::start(&wasm, &env)?;
-        conformance::run_with(&upstream.options(Some(server.url.clone()), env_cases))?;
+        let server = serve(&wasm, &env)?;
+        conformance::run_with(&upstream.options(Some(server.base.clone()), env_cases))?;
     }
     Ok(())
 }

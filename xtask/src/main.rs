@@ -5,6 +5,7 @@
 
 mod bench;
 mod build;
+mod catalog;
 mod component;
 mod conformance;
 mod install;

@@ -6,8 +6,8 @@
 //! Each step prints a numbered progress line first, with what a first run on a fresh
 //! machine costs, so a newcomer sees where the minutes go.
 
+use crate::catalog::Catalog;
 use crate::steps::{Result, Step, cargo, root};
-use crate::worker::Catalog;
 use aicr_worker_e2e::{free_port, stop_group, wrangler_dev};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};

@@ -12,7 +12,6 @@
 use crate::load::{self, Load};
 use crate::steps::{Result, Row, root};
 use aicr_worker_e2e::{LocalWorker, free_port};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -36,7 +35,7 @@ fn hello_world() -> Result<std::path::PathBuf> {
 fn aicrd(binary: &Path) -> Result<LocalWorker> {
     let port = free_port()?;
     let mut cmd = Command::new(binary);
-    cmd.env("PORT", port.to_string()).process_group(0);
+    cmd.env("PORT", port.to_string());
     LocalWorker::spawn(cmd, "aicrd", port)
 }
 
@@ -60,11 +59,11 @@ pub fn bench_rows(aicrd_binary: Option<&Path>) -> Result<Vec<Row>> {
     let floor = LocalWorker::direct(&hello_world()?, &[])?;
     measure("workerd hello-world", &floor, &[("/", "/")])?;
     drop(floor);
-    let worker = LocalWorker::direct(&crate::worker::built(crate::worker::Catalog::Ours)?, &[])?;
+    let worker = LocalWorker::direct(&crate::worker::built(crate::catalog::Catalog::Ours)?, &[])?;
     measure("worker in workerd", &worker, &PATHS)?;
     drop(worker);
     crate::install::wasmtime_cli()?;
-    let wasm = crate::component::build_wasm(crate::component::Catalog::Ours)?;
+    let wasm = crate::component::build_wasm(crate::catalog::Catalog::Ours)?;
     let serve = crate::wasmtime_cli::serve(&wasm, &Default::default())?;
     measure("component, wasmtime serve", &serve, &PATHS)?;
     drop(serve);

@@ -4,16 +4,15 @@
 //! component-host tests drive wasmtime's crates with a linker of their own; only the CLI
 //! shows what a user's command line does (which WASI worlds it links, which flags it needs).
 
-use crate::component::{Catalog, build_wasm};
-use crate::conformance::{self, EnvCases};
+use crate::catalog::Catalog;
+use crate::component::build_wasm;
 use crate::install;
 use crate::steps::{Result, root};
-use aicr_worker_e2e::{LocalWorker, free_port, stop_group};
+use aicr_worker_e2e::{LocalWorker, free_port};
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The component's path as the README writes it (the rustup route's).
 const README_WASM: &str = "target/wasm32-wasip2/release/aicr.wasm";
@@ -28,7 +27,7 @@ pub fn serve(wasm: &Path, env: &BTreeMap<String, String>) -> Result<LocalWorker>
     for (name, value) in env {
         cmd.arg("--env").arg(format!("{name}={value}"));
     }
-    cmd.arg(wasm).process_group(0);
+    cmd.arg(wasm);
     LocalWorker::spawn(cmd, "wasmtime-serve", port)
 }
 
@@ -105,43 +104,34 @@ pub fn readme() -> Result {
     }
     let curls = readme_commands("curl 'http://127.0.0.1:8080/")?;
     for command in &serves {
-        let address = command
+        let port = command
             .split_whitespace()
             .skip_while(|w| *w != "--addr")
             .nth(1)
-            .ok_or_else(|| format!("`{command}` names no --addr"))?;
-        let mut server = sh(&format!("exec {}", localised(command, &wasm)?));
-        let mut child = server
-            .stdout(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("`{command}`: {e}"))?;
-        let checked = answers(address, &curls);
-        stop_group(&mut child);
-        checked.map_err(|e| format!("`{command}`: {e}"))?;
+            .and_then(|address| address.strip_prefix("127.0.0.1:")?.parse().ok())
+            .ok_or_else(|| format!("`{command}` names no --addr 127.0.0.1:PORT"))?;
+        let server = LocalWorker::spawn(
+            sh(&format!("exec {}", localised(command, &wasm)?)),
+            "readme-wasmtime-serve",
+            port,
+        )?;
+        answers(&server, &curls).map_err(|e| format!("`{command}`: {e}"))?;
         eprintln!("ok: {command} (and {} curl command(s))", curls.len());
     }
     Ok(())
 }
 
-/// Waits for `address` to answer `/health`, then checks each README curl for it gets a
+/// `/health` of a started server answers 200, and each README curl for its address gets a
 /// recipe document.
-fn answers(address: &str, curls: &[String]) -> Result {
+fn answers(server: &LocalWorker, curls: &[String]) -> Result {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(5))
         .build();
-    let start = Instant::now();
-    while agent
-        .get(&format!("http://{address}/health"))
+    agent
+        .get(&server.url("/health"))
         .call()
-        .is_err()
-    {
-        if start.elapsed() > Duration::from_secs(30) {
-            return Err(format!("nothing answered on {address} within 30 s"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    for curl in curls.iter().filter(|c| c.contains(address)) {
+        .map_err(|e| format!("/health: {e}"))?;
+    for curl in curls.iter().filter(|c| c.contains(&server.base)) {
         let url = curl
             .split('\'')
             .nth(1)
@@ -169,20 +159,8 @@ fn sh(command: &str) -> Command {
 }
 
 /// Test step: the component built on upstream's catalog under `wasmtime serve` passes the
-/// recorded upstream cases over HTTP: those without configuration against a plain server,
-/// then the allowlist cases against one started with their environment.
+/// recorded upstream cases over HTTP (see `component::conformance_served_by`).
 pub fn conformance() -> Result {
-    let Some(upstream) = conformance::upstream_or_skip()? else {
-        return Ok(());
-    };
     install::wasmtime_cli()?;
-    let wasm = build_wasm(Catalog::Upstream)?;
-    let configured = upstream.server_environment()?;
-    let runs = std::iter::once((BTreeMap::new(), EnvCases::Skip))
-        .chain(configured.map(|env| (env, EnvCases::Only)));
-    for (env, env_cases) in runs {
-        let server = serve(&wasm, &env)?;
-        conformance::run_with(&upstream.options(Some(server.base.clone()), env_cases))?;
-    }
-    Ok(())
+    crate::component::conformance_served_by(serve)
 }

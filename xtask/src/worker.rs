@@ -9,11 +9,10 @@
 //! Debian route the same cargo build runs with Debian's compiler rebuilding std
 //! (shared/toolchain.md §1b).
 
+use crate::catalog::Catalog;
 use crate::install::npm_install;
 use crate::steps::{Result, cargo, node_bin, root, run};
-use crate::toolchain::{
-    WASM_UNKNOWN, WasmRoute, wasm_cargo, wasm_opt, wasm_route, wasm_target_dir,
-};
+use crate::toolchain::{WASM_UNKNOWN, wasm_cargo, wasm_opt};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, free_port};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,15 +21,6 @@ use std::sync::Mutex;
 
 /// The gzip budget of the uploaded bundle (the platform's free plan allows 3 MB).
 pub const BUNDLE_BUDGET_GZIP: u64 = 1024 * 1024;
-
-/// Which catalog the worker embeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Catalog {
-    /// `recipes/`, what ships.
-    Ours,
-    /// `../shared/aicr-upstream/recipes`, for conformance over HTTP.
-    Upstream,
-}
 
 /// Tools the worker build and its tests need: npm packages (wrangler + workerd, esbuild,
 /// binaryen) and the wasm-bindgen CLI.
@@ -63,7 +53,6 @@ pub fn built(catalog: Catalog) -> Result<PathBuf> {
 
 fn build(catalog: Catalog) -> Result<PathBuf> {
     setup()?;
-    let route = wasm_route();
     let out = build_dir(catalog);
     let mut cmd = wasm_cargo();
     cmd.args([
@@ -74,18 +63,10 @@ fn build(catalog: Catalog) -> Result<PathBuf> {
         "--target",
         WASM_UNKNOWN,
     ]);
-    // A different embedded catalog gets its own target dir, or it would rebuild ours.
-    let target_dir = match (catalog, route) {
-        (Catalog::Ours, route) => wasm_target_dir(route),
-        (Catalog::Upstream, WasmRoute::Rustup) => root().join("target/upstream"),
-        (Catalog::Upstream, WasmRoute::Debian) => root().join("target/deb-upstream"),
-    };
-    if catalog == Catalog::Upstream {
-        cmd.env("AICR_CATALOG_DIR", crate::conformance::upstream_catalog()?)
-            .env("CARGO_TARGET_DIR", &target_dir);
-    }
+    catalog.configure(&mut cmd)?;
     run(&mut cmd)?;
-    let artifact = target_dir
+    let artifact = catalog
+        .target_dir()
         .join(WASM_UNKNOWN)
         .join("release/aicr_worker.wasm");
     let stamp = out.join(".built-from");
@@ -271,33 +252,17 @@ const MEMORY_TEST_REQUESTS: &str = "20000";
 /// Test step: memory under a bounded load, in workerd itself with its inspector on. The
 /// worker's linear memory (read from the worker) must not grow after warm-up and stays
 /// under 4 MiB (tests/js/worker-memory.mjs); V8's heap and workerd's resident set are
-/// printed beside it (the platform stops an isolate above 128 MB of both together).
+/// printed beside it after the first request, after warm-up and after the load (the
+/// platform stops an isolate above 128 MB of wasm memory and heap together).
 pub fn memory_under_load() -> Result {
     let build = built(Catalog::Ours)?;
     let inspector = free_port()?;
     let worker = LocalWorker::direct_inspected(&build, &[], Some(inspector))?;
-    let rss = || -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", worker.pid()))
-            .map_err(|e| format!("workerd status: {e}"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .ok_or_else(|| "workerd status has no VmRSS".to_owned())
-    };
-    let before = rss()?;
     run(Command::new("node")
         .args(["--experimental-websocket", "tests/js/worker-memory.mjs"])
         .current_dir(root())
         .env("WORKER_URL", &worker.base)
         .env("INSPECTOR", format!("127.0.0.1:{inspector}"))
         .env("WORKERD_PID", worker.pid().to_string())
-        .env("REQUESTS", MEMORY_TEST_REQUESTS))?;
-    eprintln!(
-        "workerd resident set: {:.1} MB after the first request, {:.1} MB after {MEMORY_TEST_REQUESTS} requests",
-        before as f64 / 1e6,
-        rss()? as f64 / 1e6
-    );
-    Ok(())
+        .env("REQUESTS", MEMORY_TEST_REQUESTS))
 }

@@ -229,17 +229,18 @@ impl LocalWorker {
         if let Some(inspector) = inspector {
             cmd.arg(format!("--inspector-addr=127.0.0.1:{inspector}"));
         }
-        cmd.arg(&config).process_group(0);
-        die_with_parent(&mut cmd);
+        cmd.arg(&config);
         let mut worker = LocalWorker::spawn(cmd, "workerd", port)?;
         worker.scratch = Some(config);
         Ok(worker)
     }
 
-    /// Starts any local HTTP server that answers `/health` on 127.0.0.1:`port` (`cmd` must
-    /// lead its own process group, see [`stop_group`]); its output goes to
-    /// `target/worker-e2e/<name>-<port>.log`.
+    /// Starts any local HTTP server that answers `/health` on 127.0.0.1:`port`, leading its
+    /// own process group (so [`stop_group`] stops it with its children) and stopped if this
+    /// process dies; its output goes to `target/worker-e2e/<name>-<port>.log`.
     pub fn spawn(mut cmd: Command, name: &str, port: u16) -> Result<LocalWorker, String> {
+        cmd.process_group(0);
+        die_with_parent(&mut cmd);
         let logs = root().join("target/worker-e2e");
         std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
         let log = logs.join(format!("{name}-{port}.log"));
