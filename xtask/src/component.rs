@@ -8,15 +8,13 @@
 use crate::catalog::Catalog;
 use crate::conformance;
 use crate::install;
-use crate::steps::{Result, Row, gzip_len, node_bin, output, root, run};
+use crate::steps::{Result, Row, file_len, gzip_len, node, node_bin, output, root, run};
 use crate::toolchain::{WASM_WASIP2, WasmRoute, wasm_cargo, wasm_route};
 use aicr_worker_e2e::{LocalWorker, free_port};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Seconds one node test or bench run may take.
-const NODE_TIMEOUT_SECS: &str = "300";
 /// Criteria the JS test resolves (field, value pairs as a form would send them).
 const JS_CASES: &[&[(&str, &str)]] = &[
     &[],
@@ -321,16 +319,4 @@ fn rows_of(
             },
         })
         .collect()
-}
-
-fn file_len(path: &Path) -> Result<u64> {
-    std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn node() -> Command {
-    let mut cmd = Command::new("timeout");
-    cmd.args([NODE_TIMEOUT_SECS, "node"]).current_dir(root());
-    cmd
 }

@@ -45,6 +45,24 @@ pub fn node_bin(name: &str) -> PathBuf {
     root().join("node_modules/.bin").join(name)
 }
 
+/// Seconds one node test or bench run may take.
+const NODE_TIMEOUT_SECS: &str = "300";
+
+/// `node` under a time limit (a hung browser or server must not stall CI), in the
+/// workspace root.
+pub fn node() -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args([NODE_TIMEOUT_SECS, "node"]).current_dir(root());
+    cmd
+}
+
+/// A file's size in bytes.
+pub fn file_len(path: &Path) -> Result<u64> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// `cargo` from the toolchain that runs xtask.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));

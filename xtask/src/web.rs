@@ -9,7 +9,7 @@
 //! server, and the expected recipes come from the native engine.
 
 use crate::install;
-use crate::steps::{Result, Row, gzip_len, output, root, run};
+use crate::steps::{Result, Row, file_len, gzip_len, node, output, root, run};
 use crate::toolchain::{WASM_UNKNOWN, wasm_artifact, wasm_cargo, wasm_opt};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,8 +17,6 @@ use std::process::{Child, Command, Stdio};
 
 /// The page's wasm budget, gzip -9 bytes.
 pub const WASM_GZIP_BUDGET: u64 = 400 * 1024;
-/// Seconds one node test or bench run may take.
-const NODE_TIMEOUT_SECS: &str = "300";
 /// Criteria of the main end-to-end check (the example).
 const MAIN_CRITERIA: &[(&str, &str)] = &[
     ("service", "eks"),
@@ -89,12 +87,6 @@ pub fn build() -> Result {
         gzip_len(&wasm)?
     );
     Ok(())
-}
-
-fn file_len(path: &Path) -> Result<u64> {
-    std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Test step: the page's wasm is within budget (builds it first).
@@ -275,11 +267,4 @@ fn median(mut samples: Vec<f64>) -> Option<f64> {
         _ if n % 2 == 1 => Some(samples[n / 2]),
         _ => Some((samples[n / 2 - 1] + samples[n / 2]) / 2.0),
     }
-}
-
-/// `node` under a time limit (a hung browser must not stall CI), in the workspace root.
-fn node() -> Command {
-    let mut cmd = Command::new("timeout");
-    cmd.args([NODE_TIMEOUT_SECS, "node"]).current_dir(root());
-    cmd
 }
