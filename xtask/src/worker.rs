@@ -11,7 +11,7 @@
 
 use crate::catalog::Catalog;
 use crate::install::npm_install;
-use crate::steps::{Result, cargo, node_bin, root, run};
+use crate::steps::{Result, cargo, file_len, gzip_len, node_bin, root, run};
 use crate::toolchain::{WASM_UNKNOWN, wasm_cargo, wasm_opt};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, free_port};
 use std::collections::BTreeMap;
@@ -153,25 +153,13 @@ pub fn bundle_gzip_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for name in ["index.js", "index_bg.wasm"] {
         let file = dir.join(name);
-        let out = Command::new("gzip")
-            .args(["-9", "-c"])
-            .arg(&file)
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("gzip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("gzip {} failed", file.display()));
-        }
-        let raw = file
-            .metadata()
-            .map_err(|e| format!("{}: {e}", file.display()))?
-            .len();
+        let gzip = gzip_len(&file)?;
         eprintln!(
             "  {name}: {} raw, {} gzip",
-            kib(raw),
-            kib(out.stdout.len() as u64)
+            kib(file_len(&file)?),
+            kib(gzip)
         );
-        total += out.stdout.len() as u64;
+        total += gzip;
     }
     Ok(total)
 }
