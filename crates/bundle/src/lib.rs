@@ -1,0 +1,3 @@
+//! # aicr-bundle — recipe in, deployable bundle out
+//!
+//! (work in progress)

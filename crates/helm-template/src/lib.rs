@@ -1,0 +1,3 @@
+//! # aicr-helm-template — the catalog's manifest templates, rendered
+//!
+//! (work in progress)
