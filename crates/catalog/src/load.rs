@@ -5,7 +5,9 @@ use crate::documents::{
     API_VERSION, COMPONENT_REGISTRY, CriteriaDoc, Header, OverlayDoc, RECIPE_METADATA,
     REGISTRY_KEYS, RegistryDoc,
 };
-use aicr_recipe::model::{HelmDefaults, KustomizeDefaults, RegistryEntry, Spec};
+use aicr_recipe::model::{
+    HelmDefaults, KustomizeDefaults, NodeScheduling, PodScheduling, RegistryEntry, Spec,
+};
 use aicr_recipe::{
     Accelerator, Catalog, CatalogInfo, CatalogParts, Criteria, CriteriaError, Field, Intent, Os,
     Overlay, Platform, Service,
@@ -143,7 +145,7 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
     let mut overlays: Vec<(String, Overlay)> = Vec::new();
     let mut registry: Option<Vec<RegistryEntry>> = None;
     let mut values = BTreeMap::new();
-    let mut manifests = BTreeSet::new();
+    let mut manifests = BTreeMap::new();
     let mut checks_known: Option<BTreeSet<String>> = None;
     let mut digested: Vec<(&str, &[u8])> = Vec::new();
 
@@ -189,9 +191,15 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
                     }
                 }
             }
-            Role::Manifest => {
-                manifests.insert(path.clone());
-            }
+            Role::Manifest => match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    if let Err(e) = aicr_helm_template::parse(text) {
+                        loader.error(path, "", format!("not a usable manifest template: {e}"));
+                    }
+                    manifests.insert(path.clone(), text.to_owned());
+                }
+                Err(e) => loader.error(path, "", format!("a manifest must be UTF-8 text: {e}")),
+            },
             Role::Validators => checks_known = load_validator_names(&mut loader, path, bytes),
             Role::Ignored => {}
         }
@@ -224,7 +232,7 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
     for (file, spec) in specs {
         for (i, r) in spec.component_refs.iter().enumerate() {
             for (j, m) in r.manifest_files.iter().enumerate() {
-                if !manifests.contains(m) {
+                if !manifests.contains_key(m) {
                     loader.error(
                         file,
                         format!("spec.componentRefs[{i}].manifestFiles[{j}]"),
@@ -256,6 +264,7 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
         overlays: overlays.into_iter().map(|(_, o)| o).collect(),
         registry,
         values,
+        manifests,
     };
     let catalog = match Catalog::new(parts) {
         Ok(c) => c,
@@ -538,6 +547,38 @@ fn load_registry(loader: &mut Loader, path: &str, bytes: &[u8]) -> Option<Vec<Re
                 "an entry has either a helm or a kustomize section, not both",
             );
         }
+        let value_override_keys = match raw.get("valueOverrideKeys") {
+            None => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|_| {
+                loader.error(
+                    path,
+                    at("valueOverrideKeys"),
+                    format!("must be a list of strings, found {}", kind_of(v)),
+                );
+                Vec::new()
+            }),
+        };
+        let node_scheduling = section::<NodeScheduling>(
+            loader,
+            path,
+            &at("nodeScheduling"),
+            raw.get("nodeScheduling"),
+            &["system", "accelerated", "nodeCountPaths"],
+        );
+        let pod_scheduling = raw
+            .get("podScheduling")
+            .and_then(|p| {
+                section::<Value>(loader, path, &at("podScheduling"), Some(p), &["workload"])
+            })
+            .and_then(|p| {
+                section::<PodScheduling>(
+                    loader,
+                    path,
+                    &at("podScheduling.workload"),
+                    p.get("workload"),
+                    &["workloadSelectorPaths"],
+                )
+            });
         entries.push(RegistryEntry {
             name: name.to_owned(),
             display_name: raw
@@ -547,6 +588,9 @@ fn load_registry(loader: &mut Loader, path: &str, bytes: &[u8]) -> Option<Vec<Re
                 .to_owned(),
             helm,
             kustomize,
+            value_override_keys,
+            node_scheduling: node_scheduling.unwrap_or_default(),
+            pod_scheduling: pod_scheduling.unwrap_or_default(),
         });
     }
     Some(entries)

@@ -49,6 +49,10 @@ pub struct CatalogParts {
     /// Parsed values documents, keyed by catalog-relative path
     /// (`components/<name>/values*.yaml`).
     pub values: BTreeMap<String, Value>,
+    /// Manifest templates (Helm-style Go templates), keyed by catalog-relative path
+    /// (`components/<name>/manifests/*.yaml`). Only bundles read them.
+    #[serde(default)]
+    pub manifests: BTreeMap<String, String>,
 }
 
 /// A defect that makes a catalog unusable. `overlay` is `None` for the registry or for
@@ -183,6 +187,11 @@ impl Catalog {
     /// A parsed values document by catalog-relative path.
     pub fn values_file(&self, path: &str) -> Option<&Value> {
         self.parts.values.get(path)
+    }
+
+    /// A manifest template's text by catalog-relative path.
+    pub fn manifest(&self, path: &str) -> Option<&str> {
+        self.parts.manifests.get(path).map(String::as_str)
     }
 
     /// Number of distinct components the catalog can put in a recipe.

@@ -175,7 +175,54 @@ pub struct KustomizeDefaults {
     pub default_tag: String,
 }
 
-/// The part of a registry entry the recipe path uses: names and defaults.
+/// Value paths (dotted) where a bundle writes the user's scheduling choices for one node pool.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingPaths {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_selector_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub toleration_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taint_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taint_str_paths: Vec<String>,
+}
+
+impl SchedulingPaths {
+    fn is_empty(&self) -> bool {
+        self == &SchedulingPaths::default()
+    }
+}
+
+/// Where a component takes node selectors, tolerations and the node count (bundles only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeScheduling {
+    #[serde(default, skip_serializing_if = "SchedulingPaths::is_empty")]
+    pub system: SchedulingPaths,
+    #[serde(default, skip_serializing_if = "SchedulingPaths::is_empty")]
+    pub accelerated: SchedulingPaths,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_count_paths: Vec<String>,
+}
+
+impl NodeScheduling {
+    fn is_empty(&self) -> bool {
+        self == &NodeScheduling::default()
+    }
+}
+
+/// Where a component takes the workload selector (bundles only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodScheduling {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workload_selector_paths: Vec<String>,
+}
+
+/// A registry entry: names and chart defaults (recipes), and the `--set` aliases and
+/// scheduling paths that bundles use.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryEntry {
@@ -186,6 +233,18 @@ pub struct RegistryEntry {
     pub helm: Option<HelmDefaults>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kustomize: Option<KustomizeDefaults>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_override_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "NodeScheduling::is_empty")]
+    pub node_scheduling: NodeScheduling,
+    #[serde(default, skip_serializing_if = "PodScheduling::is_empty")]
+    pub pod_scheduling: PodScheduling,
+}
+
+impl PodScheduling {
+    fn is_empty(&self) -> bool {
+        self.workload_selector_paths.is_empty()
+    }
 }
 
 impl RegistryEntry {

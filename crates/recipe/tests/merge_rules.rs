@@ -213,6 +213,7 @@ fn registry_defaults_fill_only_empty_fields() {
             default_namespace: "dyn-system".into(),
         }),
         kustomize: None,
+        ..Default::default()
     }];
     let c = Catalog::new(CatalogParts {
         base: Spec {
