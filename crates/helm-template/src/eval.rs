@@ -93,10 +93,9 @@ impl<'a> Exec<'a> {
                 .map(|(k, v)| (V::Str(Cow::Borrowed(k.as_str())), V::from_json(v)))
                 .collect(),
             other => {
-                return Err(pipe.pos.error(format!(
-                    "range can't iterate over {}",
-                    other.to_go_string()
-                )));
+                return Err(pipe
+                    .pos
+                    .error(format!("range can't iterate over {}", other.to_go_string())));
             }
         };
         if items.is_empty() {
@@ -340,7 +339,10 @@ fn walk<'a>(mut value: V<'a>, fields: &[String], pos: Pos) -> Result<V<'a>, Temp
             }
             V::Map(map) => map.get(field).map_or(V::NoValue, V::from_json),
             V::Struct(s) => s.field(field).ok_or_else(|| {
-                pos.error(format!("can't evaluate field {field} in type {}", s.go_type()))
+                pos.error(format!(
+                    "can't evaluate field {field} in type {}",
+                    s.go_type()
+                ))
             })?,
             _ => {
                 return Err(pos.error(format!(
@@ -383,16 +385,28 @@ fn eq(a: &V<'_>, b: &V<'_>) -> Result<bool, String> {
 /// Go's `index` for one key.
 fn index<'a>(item: V<'a>, key: &V<'_>) -> Result<V<'a>, String> {
     let position = |len: usize| match key {
-        V::Int(i) => usize::try_from(*i).ok().filter(|i| *i < len).ok_or(format!("index out of range: {i}")),
-        V::Uint(u) => usize::try_from(*u).ok().filter(|i| *i < len).ok_or(format!("index out of range: {u}")),
-        other => Err(format!("cannot index slice/array with type {}", other.go_type())),
+        V::Int(i) => usize::try_from(*i)
+            .ok()
+            .filter(|i| *i < len)
+            .ok_or(format!("index out of range: {i}")),
+        V::Uint(u) => usize::try_from(*u)
+            .ok()
+            .filter(|i| *i < len)
+            .ok_or(format!("index out of range: {u}")),
+        other => Err(format!(
+            "cannot index slice/array with type {}",
+            other.go_type()
+        )),
     };
     match item {
         V::NoValue | V::Null => Err("index of untyped nil".into()),
         V::Map(map) => match key {
             V::Str(k) => Ok(map.get(k.as_ref()).map_or(V::NoValue, V::from_json)),
             V::NoValue | V::Null => Err("value is nil; should be string".into()),
-            other => Err(format!("value has type {}; should be string", other.go_type())),
+            other => Err(format!(
+                "value has type {}; should be string",
+                other.go_type()
+            )),
         },
         V::List(list) => Ok(V::from_json(&list[position(list.len())?])),
         other => Err(format!("can't index item of type {}", other.go_type())),

@@ -150,8 +150,8 @@ const FUNCS: [(&str, Func); 10] = [
 
 /// Go builtins upstream has but this renderer leaves out (the catalog does not use them).
 const UNSUPPORTED_BUILTINS: [&str; 13] = [
-    "call", "html", "js", "len", "print", "printf", "println", "slice", "urlquery", "lt",
-    "le", "gt", "ge",
+    "call", "html", "js", "len", "print", "printf", "println", "slice", "urlquery", "lt", "le",
+    "gt", "ge",
 ];
 
 impl Func {

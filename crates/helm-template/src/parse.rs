@@ -162,7 +162,9 @@ impl Parser {
         }
         let (then, end) = self.list()?;
         let otherwise = match end {
-            Stop::Eof => return Err(pos.error(format!("unclosed {{{{{keyword}}}}}: no {{{{end}}}}"))),
+            Stop::Eof => {
+                return Err(pos.error(format!("unclosed {{{{{keyword}}}}}: no {{{{end}}}}")));
+            }
             Stop::End(_) => Vec::new(),
             Stop::Else(else_pos, else_toks) => {
                 self.else_branch(keyword, pos, else_pos, &else_toks)?
@@ -201,7 +203,9 @@ impl Parser {
         match toks.get(1) {
             None => match self.list()? {
                 (nodes, Stop::End(_)) => Ok(nodes),
-                (_, Stop::Eof) => Err(open.error(format!("unclosed {{{{{keyword}}}}}: no {{{{end}}}}"))),
+                (_, Stop::Eof) => {
+                    Err(open.error(format!("unclosed {{{{{keyword}}}}}: no {{{{end}}}}")))
+                }
                 (_, Stop::Else(pos, _)) => Err(pos.error("expected {{end}}, found {{else}}")),
             },
             Some((Tok::Ident(k), _)) if k == "if" || k == "with" => {
@@ -223,18 +227,24 @@ impl Parser {
         let mut vars = Vec::new();
         let mut assign = false;
         let decl = match toks {
-            [(Tok::Var(a, fa), _), (Tok::Comma, _), (Tok::Var(b, fb), _), (op, op_pos), ..]
-                if fa.is_empty() && fb.is_empty() =>
-            {
+            [
+                (Tok::Var(a, fa), _),
+                (Tok::Comma, _),
+                (Tok::Var(b, fb), _),
+                (op, op_pos),
+                ..,
+            ] if fa.is_empty() && fb.is_empty() => {
                 if !range_decl || *op != Tok::Declare {
                     return Err(op_pos.error("too many declarations"));
                 }
                 rest = &toks[4..];
                 Some(vec![a.clone(), b.clone()])
             }
-            [(Tok::Var(a, fa), _), (op @ (Tok::Declare | Tok::Assign), _), ..]
-                if fa.is_empty() =>
-            {
+            [
+                (Tok::Var(a, fa), _),
+                (op @ (Tok::Declare | Tok::Assign), _),
+                ..,
+            ] if fa.is_empty() => {
                 assign = *op == Tok::Assign;
                 rest = &toks[2..];
                 Some(vec![a.clone()])
@@ -309,7 +319,9 @@ impl Parser {
                 Arg::Var(name.clone(), f.clone())
             }
             Tok::Str(s) => Arg::Str(s.clone()),
-            Tok::Number(n) => number(n).ok_or_else(|| pos.error(format!("bad number syntax: {n:?}")))?,
+            Tok::Number(n) => {
+                number(n).ok_or_else(|| pos.error(format!("bad number syntax: {n:?}")))?
+            }
             Tok::Ident(name) => match name.as_str() {
                 "true" => Arg::Bool(true),
                 "false" => Arg::Bool(false),
@@ -394,5 +406,6 @@ fn number(text: &str) -> Option<Arg> {
         return None;
     }
     let v: f64 = lower.parse().ok()?;
-    v.is_finite().then_some(Arg::Float(if neg { -v } else { v }))
+    v.is_finite()
+        .then_some(Arg::Float(if neg { -v } else { v }))
 }

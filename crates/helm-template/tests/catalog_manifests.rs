@@ -30,7 +30,10 @@ fn shared() -> Option<PathBuf> {
         "{} is missing; CI must provide the shared reference material",
         dir.display()
     );
-    eprintln!("SKIP: {} not found; differential tests not run", dir.display());
+    eprintln!(
+        "SKIP: {} not found; differential tests not run",
+        dir.display()
+    );
     None
 }
 
@@ -98,13 +101,22 @@ fn component_refs(recipe: &Path) -> Vec<ChartData> {
             let version = text(r, "version");
             let version = version.strip_prefix('v').unwrap_or(&version);
             ChartData {
-                chart_name: if chart.is_empty() { component.clone() } else { chart },
+                chart_name: if chart.is_empty() {
+                    component.clone()
+                } else {
+                    chart
+                },
                 chart_version: if version.is_empty() { "0.1.0" } else { version }.to_owned(),
                 namespace: text(r, "namespace"),
                 manifests: r
                     .get("manifestFiles")
                     .and_then(Value::as_array)
-                    .map(|m| m.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 component,
             }
@@ -113,8 +125,7 @@ fn component_refs(recipe: &Path) -> Vec<ChartData> {
 }
 
 fn render_file(template: &Path, chart: &Chart<'_>, values: &Map<String, Value>) -> String {
-    render(&read(template), chart, values)
-        .unwrap_or_else(|e| panic!("{}: {e}", template.display()))
+    render(&read(template), chart, values).unwrap_or_else(|e| panic!("{}: {e}", template.display()))
 }
 
 #[test]
@@ -151,7 +162,10 @@ fn recorded_bundles_match_upstream_and_our_templates() {
                             "{what}: differs from the recorded bundle file"
                         );
                     } else {
-                        assert!(!has_objects(&out), "{what}: upstream left it out, we did not");
+                        assert!(
+                            !has_objects(&out),
+                            "{what}: upstream left it out, we did not"
+                        );
                     }
                 }
                 if recorded.is_file() {
@@ -216,7 +230,11 @@ fn our_manifests() -> Vec<(String, String)> {
             continue;
         };
         for file in files {
-            let file = file.expect("entry").file_name().to_string_lossy().into_owned();
+            let file = file
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             let name = comp.file_name().unwrap().to_string_lossy().into_owned();
             out.push((name, file));
         }
@@ -236,15 +254,31 @@ fn our_templates_agree_with_upstream_on_synthetic_values() {
         let theirs = parse(&read(&upstream.join(&rel))).expect("upstream parses");
         let mine = parse(&read(&ours.join(&rel))).unwrap_or_else(|e| panic!("{rel}: {e}"));
         let mut inputs = synthetic(&component);
-        inputs.push(Value::Object(values_file(&ours.join(&component).join("values.yaml"))));
+        inputs.push(Value::Object(values_file(
+            &ours.join(&component).join("values.yaml"),
+        )));
         for values in inputs {
             let values = object(values);
             for chart in [
-                Chart { component: &component, namespace: "ns-a", chart_name: "c", chart_version: "1.0.0" },
-                Chart { component: &component, namespace: "", chart_name: "", chart_version: "0.1.0" },
+                Chart {
+                    component: &component,
+                    namespace: "ns-a",
+                    chart_name: "c",
+                    chart_version: "1.0.0",
+                },
+                Chart {
+                    component: &component,
+                    namespace: "",
+                    chart_name: "",
+                    chart_version: "0.1.0",
+                },
             ] {
-                let a = theirs.render(&chart, &values).map(|s| (has_objects(&s), docs(&s, "upstream")));
-                let b = mine.render(&chart, &values).map(|s| (has_objects(&s), docs(&s, "ours")));
+                let a = theirs
+                    .render(&chart, &values)
+                    .map(|s| (has_objects(&s), docs(&s, "upstream")));
+                let b = mine
+                    .render(&chart, &values)
+                    .map(|s| (has_objects(&s), docs(&s, "ours")));
                 match (a, b) {
                     (Ok(a), Ok(b)) => assert_eq!(b, a, "{rel} with {values:?}"),
                     (Err(_), Err(_)) => {}
@@ -265,9 +299,21 @@ fn every_catalog_manifest_parses_and_renders() {
     for (component, file) in manifests {
         let path = ours.join(&component).join("manifests").join(&file);
         let source = read(&path);
-        assert!(!source.contains("aicr-placeholder"), "{}: still a placeholder", path.display());
-        let chart = Chart { component: &component, namespace: "ns", chart_name: &component, chart_version: "0.1.0" };
-        for values in [Map::new(), values_file(&ours.join(&component).join("values.yaml"))] {
+        assert!(
+            !source.contains("aicr-placeholder"),
+            "{}: still a placeholder",
+            path.display()
+        );
+        let chart = Chart {
+            component: &component,
+            namespace: "ns",
+            chart_name: &component,
+            chart_version: "0.1.0",
+        };
+        for values in [
+            Map::new(),
+            values_file(&ours.join(&component).join("values.yaml")),
+        ] {
             let out = render_file(&path, &chart, &values);
             docs(&out, &path.display().to_string());
         }
