@@ -51,6 +51,8 @@ pub(crate) struct Success {
     pub content_type: &'static str,
     pub body: Vec<u8>,
     pub caching: Caching,
+    /// Route-specific headers (a bundle's `Content-Disposition`, `X-Bundle-*`).
+    pub headers: Vec<(HeaderName, String)>,
 }
 
 impl Success {
@@ -62,6 +64,7 @@ impl Success {
             content_type: "application/json",
             body,
             caching,
+            headers: Vec::new(),
         }
     }
 }
@@ -128,6 +131,7 @@ impl<'c> Api<'c> {
                 content_type: "",
                 body: Vec::new(),
                 caching: Caching::Unspecified,
+                headers: Vec::new(),
             });
         }
         (route.answer)(self, request, ctx)
@@ -169,6 +173,11 @@ impl<'c> Api<'c> {
         }
         if !content_type.is_empty() {
             set(&mut response, header::CONTENT_TYPE, content_type);
+        }
+        if response.status() != StatusCode::NOT_MODIFIED {
+            for (name, value) in success.headers {
+                set(&mut response, name, &value);
+            }
         }
         if request.method() == Method::OPTIONS
             && let Some(route) = Route::find(request.uri().path())

@@ -1,7 +1,7 @@
 //! # aicr-api — the HTTP API as a pure function
 //!
 //! [`Api::handle`] turns an `http::Request` into an `http::Response` for `/v1/recipe`,
-//! `/v1/query`, `/`, `/health` and `/ready` (and answers `/v1/bundle` honestly with 501):
+//! `/v1/query`, `/v1/bundle` (a deployable zip, built by `aicr-bundle`), `/`, `/health` and `/ready`:
 //! parsing, validation, error bodies, headers, ETag/304, JSON or YAML. It has no runtime,
 //! no sockets, no clock and no randomness: the host passes a [`RequestContext`] with the
 //! time and 16 random bytes. So the edge worker, the WASI component's `wasi:http` export
@@ -36,6 +36,7 @@
 //! assert_eq!(response.headers()["access-control-allow-origin"], "https://dash.example");
 //! ```
 
+mod bundle;
 mod config;
 mod context;
 mod errors;

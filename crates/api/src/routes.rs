@@ -30,7 +30,7 @@ pub(crate) struct Route {
 
 const RECIPE_METHODS: &[&str] = &["GET", "HEAD", "POST", "OPTIONS"];
 const READ_ONLY_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
-const BUNDLE_METHODS: &[&str] = &["POST", "OPTIONS"];
+const BUNDLE_METHODS: &[&str] = &["GET", "POST", "OPTIONS"];
 
 /// Every route served, sorted by path. Routing, the `routes` of `/` and of a 404 all read
 /// this one table, so no list can name a route that is not served or miss one that is.
@@ -58,7 +58,7 @@ static ROUTES: [Route; 7] = [
     Route {
         path: "/v1/bundle",
         methods: BUNDLE_METHODS,
-        answer: bundle,
+        answer: crate::bundle::bundle,
     },
     Route {
         path: "/v1/query",
@@ -142,7 +142,7 @@ fn criteria_error(message: &str, e: &CriteriaError) -> ApiError {
     ApiError::criteria(message, e)
 }
 
-fn allowlist(api: &Api<'_>, c: &Criteria) -> Result<(), ApiError> {
+pub(crate) fn allowlist(api: &Api<'_>, c: &Criteria) -> Result<(), ApiError> {
     api.config.allowlists.check(c).map_err(
         |NotAllowed {
              field,
@@ -264,7 +264,7 @@ fn accept(request: &Request<Vec<u8>>) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn resolve<'c>(api: &Api<'c>, criteria: &Criteria) -> Result<Recipe<'c>, ApiError> {
+pub(crate) fn resolve<'c>(api: &Api<'c>, criteria: &Criteria) -> Result<Recipe<'c>, ApiError> {
     api.catalog.resolve(criteria).map_err(|e| {
         ApiError::new(ErrorCode::Internal, "Recipe build failed").detail("error", e.to_string())
     })
@@ -314,6 +314,7 @@ fn cacheable(
         content_type: format.content_type(),
         body,
         caching: Caching::Tagged(etag),
+        headers: Vec::new(),
     })
 }
 
@@ -388,17 +389,6 @@ fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> An
     )
 }
 
-fn bundle(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
-    Err(ApiError::new(
-        ErrorCode::NotImplemented,
-        "Bundle generation is not offered by this server",
-    )
-    .detail(
-        "error",
-        "use the aicr CLI (`aicr bundle`) with a recipe from /v1/recipe",
-    ))
-}
-
 fn root(api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     let info = api.catalog.info();
     Ok(Success::json(
@@ -429,6 +419,7 @@ fn openapi(_api: &Api<'_>, _request: &Request<Vec<u8>>, _ctx: &RequestContext) -
         content_type: "application/json",
         body: OPENAPI_JSON.as_bytes().to_vec(),
         caching: Caching::Tagged(strong_etag(&["openapi", OPENAPI_JSON])),
+        headers: Vec::new(),
     })
 }
 

@@ -297,7 +297,14 @@ fn methods_paths_head_and_options() {
     assert_eq!(options.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&options, "allow"), "GET, HEAD, POST, OPTIONS");
     let bundle = send(&api(), "POST", "/v1/bundle", &[], b"{}");
-    assert_error(&bundle, StatusCode::NOT_IMPLEMENTED, "NOT_IMPLEMENTED");
+    assert_error(&bundle, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let bare_get = get("/v1/bundle");
+    assert_error(
+        &bare_get,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+    );
+    assert_eq!(header(&bare_get, "allow"), "POST");
 }
 
 #[test]
@@ -533,9 +540,9 @@ fn cache_control_by_method_and_status() {
             "no-store",
         ),
         (
-            "501",
+            "400 bundle",
             send(&api(), "POST", "/v1/bundle", &[], b"{}"),
-            501,
+            400,
             "no-store",
         ),
     ];
