@@ -195,8 +195,9 @@ pub fn http_conformance() -> Result {
     conformance_served_by(jco_serve)
 }
 
-/// The upstream conformance cases over HTTP against the upstream-catalog component served
-/// by `serve` (a `wasi:http` host started with a component's environment).
+/// The upstream conformance cases, and the bundle cases judged by `judge.py`, over HTTP
+/// against the upstream-catalog component served by `serve` (a `wasi:http` host started
+/// with a component's environment).
 pub fn conformance_served_by(
     serve: fn(&Path, &BTreeMap<String, String>) -> Result<LocalWorker>,
 ) -> Result {
@@ -210,6 +211,9 @@ pub fn conformance_served_by(
     for (env, env_cases) in runs {
         let server = serve(&wasm, &env)?;
         conformance::run_with(&upstream.options(Some(server.base.clone()), env_cases))?;
+        if env.is_empty() {
+            aicr_conformance::bundles::judge_all_pass(&upstream.bundle_cases, &server.base)?;
+        }
     }
     Ok(())
 }

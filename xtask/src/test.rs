@@ -83,7 +83,7 @@ const STEPS: &[Step] = &[
         run: crate::worker::bundle_budget,
     },
     Step {
-        name: "edge worker end to end in workerd (our catalog, upstream conformance, load)",
+        name: "edge worker end to end in workerd (our catalog, upstream conformance, bundle cases judged on both catalogs, load)",
         run: crate::worker::end_to_end,
     },
     Step {
@@ -95,7 +95,7 @@ const STEPS: &[Step] = &[
         run: crate::component::host_tests,
     },
     Step {
-        name: "component wasi:http export served by jco serve (upstream catalog, conformance)",
+        name: "component wasi:http export served by jco serve (upstream catalog, conformance, bundle cases judged)",
         run: crate::component::http_conformance,
     },
     Step {
@@ -103,7 +103,7 @@ const STEPS: &[Step] = &[
         run: crate::wasmtime_cli::readme,
     },
     Step {
-        name: "component wasi:http export under wasmtime serve (upstream catalog, conformance)",
+        name: "component wasi:http export under wasmtime serve (upstream catalog, conformance, bundle cases judged)",
         run: crate::wasmtime_cli::conformance,
     },
     Step {

@@ -7,6 +7,7 @@
 //! values. Volatile fields are ignored, and 4xx texts too (ours only need to be at least as
 //! precise). A deviations file lists cases where we deliberately answer differently.
 
+pub mod bundles;
 mod case;
 mod compare;
 mod transport;

@@ -15,6 +15,8 @@ pub struct Upstream {
     pub cases: PathBuf,
     /// Our deviations file (`tests/conformance-deviations.tsv`).
     pub deviations: PathBuf,
+    /// The recorded bundle cases and their judge (`../shared/bundle-conformance`).
+    pub bundle_cases: PathBuf,
 }
 
 impl Upstream {
@@ -25,6 +27,7 @@ impl Upstream {
             catalog: shared.join("aicr-upstream/recipes"),
             cases: shared.join("conformance"),
             deviations: root.join("tests/conformance-deviations.tsv"),
+            bundle_cases: shared.join("bundle-conformance"),
         })
     }
 

@@ -442,6 +442,19 @@ fn upstream_conformance_cases_pass_over_http() {
     assert!(passed > 0, "no case ran");
 }
 
+#[test]
+#[ignore = "needs the built worker: run by `cargo xtask test`"]
+fn upstream_bundle_cases_pass_over_http_on_both_catalogs() {
+    let upstream = Upstream::beside(&root()).expect("../shared is beside the checkout");
+    let on_upstream = start_upstream(&[]);
+    aicr_conformance::bundles::judge_all_pass(&upstream.bundle_cases, &on_upstream.base)
+        .unwrap_or_else(|e| panic!("worker on upstream's catalog: {e}"));
+    drop(on_upstream);
+    let ours = start(&[]);
+    aicr_conformance::bundles::judge_all_pass(&upstream.bundle_cases, &ours.base)
+        .unwrap_or_else(|e| panic!("worker on our catalog: {e}"));
+}
+
 /// Sends raw bytes, half-closes the connection (the client will send nothing more) and
 /// reads the whole answer.
 fn raw_exchange(base: &str, request: &[u8]) -> String {
