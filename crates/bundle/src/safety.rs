@@ -45,12 +45,12 @@ pub fn check_token(value: &str) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._+-/@".contains(&b))
         && !value.split('/').any(|seg| seg == "..")
-        && !value.starts_with('-');
+        && !value.starts_with(['-', '/']);
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "{} is not allowed: use letters, digits and . _ + - / @ (at most 253, no '..' segment, not starting with '-')",
+            "{} is not allowed: use letters, digits and . _ + - / @ (at most 253, no '..' segment, not starting with '-' or '/')",
             shown(value)
         ))
     }
@@ -93,7 +93,15 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad}");
         }
         assert!(check_name("k8s-ephemeral-storage-metrics").is_ok());
-        for bad in ["../../etc", "a b", "-rf", "$x", "a'b", "a\nb"] {
+        for bad in [
+            "../../etc",
+            "/etc/passwd",
+            "a b",
+            "-rf",
+            "$x",
+            "a'b",
+            "a\nb",
+        ] {
             assert!(check_token(bad).is_err(), "{bad}");
         }
         assert!(check_token("v25.10.1").is_ok());
