@@ -46,9 +46,9 @@ fn options(target: &str) -> BundleOptions {
         .unwrap_or_else(|e| panic!("{target}: {e}"))
 }
 
-fn judge(case: &Path, zip: &[u8]) -> Result<(), String> {
+fn judge(case: &Path, zip: &[u8], label: &str) -> Result<(), String> {
     let file = std::env::temp_dir().join(format!(
-        "aicr-bundle-{}-{}.zip",
+        "aicr-bundle-{}-{label}-{}.zip",
         std::process::id(),
         case.file_name().unwrap().to_string_lossy()
     ));
@@ -96,7 +96,7 @@ fn run_all(catalog: &aicr_recipe::Catalog, label: &str) {
         let options = options(request["target"].as_str().unwrap());
         let verdict = aicr_bundle::build(catalog, &document, &options)
             .map_err(|e| e.to_string())
-            .and_then(|bundle| judge(dir, &bundle.zip()));
+            .and_then(|bundle| judge(dir, &bundle.zip(), label));
         if let Err(why) = verdict {
             failures.push(format!(
                 "{}: {why}",
