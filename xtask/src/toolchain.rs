@@ -112,11 +112,11 @@ pub fn wasm_cargo_on(route: WasmRoute) -> Command {
     cmd
 }
 
-/// Path of a release wasm artifact of the current route.
-pub fn wasm_artifact(target: &str, file: &str) -> PathBuf {
+/// Path of a wasm artifact built with cargo profile `profile` on the current route.
+pub fn wasm_artifact(target: &str, profile: &str, file: &str) -> PathBuf {
     wasm_target_dir(wasm_route())
         .join(target)
-        .join("release")
+        .join(profile)
         .join(file)
 }
 

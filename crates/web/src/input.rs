@@ -48,12 +48,21 @@ impl InputError {
         InputError::whole(format!("values hydration failed: {e}"))
     }
 
-    fn whole(message: String) -> Self {
+    /// A whole-recipe error, not tied to a form field.
+    pub fn whole(message: String) -> Self {
         InputError {
             field: None,
             value: None,
             message,
             allowed: Vec::new(),
+        }
+    }
+
+    /// An error at `field` (a bundle option, or a JSON path into the recipe document).
+    pub fn at(field: String, message: String) -> Self {
+        InputError {
+            field: Some(field),
+            ..InputError::whole(message)
         }
     }
 }

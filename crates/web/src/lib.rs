@@ -4,7 +4,8 @@
 //! for the static explorer in `www/`. Nothing here re-implements engine logic: criteria
 //! are parsed by [`Criteria::from_raw`], recipes come from [`Catalog::resolve`], values
 //! from the engine's hydration, selectors from [`Recipe::query`], downloads from the API
-//! crate's own renderer (so a download is byte-for-byte what `curl` gets from the edge).
+//! crate's own renderer (so a download is byte-for-byte what `curl` gets from the edge),
+//! bundles from `aicr-bundle` over that same rendered document ([`bundle`]).
 //! What this crate adds is shaping: the page's view of a recipe with its provenance
 //! ([`view`]) and the difference between two recipes ([`compare`]).
 //!
@@ -15,6 +16,7 @@
 //! [`Catalog::resolve`]: aicr_recipe::Catalog::resolve
 //! [`Recipe::query`]: aicr_recipe::Recipe::query
 
+pub mod bundle;
 pub mod compare;
 pub mod input;
 pub mod view;
@@ -79,6 +81,20 @@ pub fn query(criteria: JsValue, selector: &str) -> Result<JsValue, JsValue> {
         .query(selector)
         .map_err(|e| fail(InputError::selector(selector, e.to_string())))?;
     to_js(&value)
+}
+
+/// The deployable bundle of the recipe for raw criteria: `options` is an array of
+/// `[name, value]` pairs (the `/v1/bundle` query's options, names repeated as there).
+/// Returns `{zip: Uint8Array, files, warnings}`, the zip being the API's bytes; throws
+/// with `field` naming the bad option (or the recipe document's field) and why.
+#[wasm_bindgen]
+pub fn bundle(criteria: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let pairs: bundle::Pairs = serde_wasm_bindgen::from_value(options).map_err(|e| {
+        fail(InputError::whole(format!(
+            "bundle options must be an array of [name, value] strings: {e}"
+        )))
+    })?;
+    to_js(&bundle::build(catalog(), &recipe(criteria)?, &pairs).map_err(fail)?)
 }
 
 /// What changes from the recipe for criteria `a` to the one for `b`.
