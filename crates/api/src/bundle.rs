@@ -38,7 +38,8 @@ fn options(params: &QueryParams, with_criteria: bool) -> Result<BundleOptions, A
     let mut options = BundleOptions::default();
     for (name, value) in params.pairs() {
         let taken = options.accept(name, value).map_err(option_error)?;
-        if !taken && !(with_criteria && is_criterion(name)) {
+        let known = taken || (with_criteria && is_criterion(name));
+        if !known {
             let mut allowed: Vec<&str> = aicr_bundle::options::OPTION_NAMES.to_vec();
             if with_criteria {
                 allowed.extend(Field::ALL.iter().map(|f| f.as_str()));
@@ -98,12 +99,9 @@ fn document_from_criteria(api: &Api<'_>, params: &QueryParams) -> Result<RecipeD
     let criteria = Criteria::from_params(params.pairs())
         .map_err(|e| ApiError::criteria("Invalid recipe criteria", &e))?;
     crate::routes::allowlist(api, &criteria)?;
-    let recipe = crate::routes::resolve(api, &criteria)?;
-    serde_json::to_value(&recipe)
-        .and_then(serde_json::from_value)
-        .map_err(|e| {
-            ApiError::new(ErrorCode::Internal, "Recipe build failed").detail("error", e.to_string())
-        })
+    Ok(RecipeDocument::from_recipe(&crate::routes::resolve(
+        api, &criteria,
+    )?))
 }
 
 pub(crate) fn bundle(

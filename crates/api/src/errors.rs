@@ -20,7 +20,6 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     PreconditionFailed,
-    NotImplemented,
     Internal,
 }
 
@@ -32,7 +31,6 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
-            ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -44,14 +42,13 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Whether retrying the same request can succeed (5xx, as upstream).
     pub fn retryable(self) -> bool {
-        self.status().is_server_error() && self != ErrorCode::NotImplemented
+        self.status().is_server_error()
     }
 }
 

@@ -51,10 +51,7 @@ fn assert_error(r: &Response<Vec<u8>>, status: StatusCode, code: &str) -> Value 
     assert_eq!(body["code"], code);
     assert_eq!(body["requestId"], header(r, "x-request-id"));
     assert_eq!(body["timestamp"], "2026-11-28T12:40:49Z");
-    assert_eq!(
-        body["retryable"],
-        status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
-    );
+    assert_eq!(body["retryable"], status.is_server_error());
     body
 }
 

@@ -11,6 +11,9 @@ use aicr_recipe::model::{ComponentRef, Constraint, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+/// A rule a recipe string must pass (see [`crate::safety`]).
+type Check = fn(&str) -> Result<(), String>;
+
 /// Most components a bundle may hold (the largest catalog recipe has under 30).
 pub const MAX_COMPONENTS: usize = 200;
 
@@ -108,6 +111,13 @@ impl RecipeDocument {
         Ok(doc)
     }
 
+    /// The document of a recipe this engine resolved (what `/v1/recipe` answers as JSON).
+    pub fn from_recipe(recipe: &aicr_recipe::Recipe<'_>) -> RecipeDocument {
+        serde_json::to_value(recipe)
+            .and_then(serde_json::from_value)
+            .expect("the engine's recipe document has exactly these fields")
+    }
+
     /// Every string that becomes a path, a release or a script argument is checked, and
     /// the document must name at least one component, each once.
     pub fn check(&self) -> Result<(), DocumentError> {
@@ -130,7 +140,7 @@ impl RecipeDocument {
         let mut names = BTreeSet::new();
         for (i, r) in self.component_refs.iter().enumerate() {
             let at = |field: &str| format!("componentRefs[{i}].{field}");
-            let checks: [(&str, &str, fn(&str) -> Result<(), String>); 7] = [
+            let checks: [(&str, &str, Check); 7] = [
                 ("name", &r.name, safety::check_name),
                 ("namespace", &r.namespace, safety::check_name),
                 ("chart", &r.chart, safety::check_token),

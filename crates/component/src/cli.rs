@@ -3,6 +3,7 @@
 //! ```text
 //! wasmtime run aicr.wasm recipe --service eks --accelerator h100 --intent training
 //! wasmtime run aicr.wasm query --selector components.gpu-operator.version --service eks
+//! wasmtime run --dir out aicr.wasm bundle --service eks --intent training --output out
 //! ```
 //! Criteria flags go through [`Criteria::from_params`], so aliases, case folding, error
 //! texts and the meaning of a repeated flag (the first value counts, `--gpu` only without
@@ -22,6 +23,7 @@ use std::io::Write;
 const USAGE: &str = "\
 usage: aicr recipe [CRITERIA] [--format yaml|json]
        aicr query --selector PATH [CRITERIA] [--format yaml|json]
+       aicr bundle --output DIR [CRITERIA] [BUNDLE OPTIONS]
        aicr --help
 
 Prints the recipe the embedded catalog resolves for the criteria (YAML by default), or
@@ -37,8 +39,18 @@ CRITERIA (each optional; omitted means any; case and aliases as in the HTTP API)
   --platform     dynamo, kubeflow
   --nodes        a whole number (0 = unspecified)
 
-Flags take their value as `--flag value` or `--flag=value`. A flag given more than
-once keeps its FIRST value, as a repeated parameter does in the HTTP API.
+BUNDLE OPTIONS (as the HTTP API's /v1/bundle query parameters):
+  --deployer     helm (default) or argocd      --repo URL   Argo CD values repository
+  --set COMPONENT:PATH=VALUE (repeatable)      --nodes N    also the node estimate
+  --system-node-selector K=V, --accelerated-node-selector K=V, --workload-selector K=V
+  --system-node-toleration K[=V]:EFFECT, --accelerated-node-toleration K[=V]:EFFECT
+  --workload-gate K[=V]:EFFECT
+  `bundle` writes the files under DIR, which the host must grant
+  (`wasmtime run --dir DIR ...`); WASI sets no file modes, so run `bash deploy.sh`.
+
+Flags take their value as `--flag value` or `--flag=value`. A criteria flag given more
+than once keeps its FIRST value, as a repeated parameter does in the HTTP API; the
+repeatable bundle options add up.
 ";
 
 /// What a command line asks for.
@@ -54,6 +66,11 @@ enum Command {
         selector: String,
         format: Format,
     },
+    Bundle {
+        criteria: Criteria,
+        options: Vec<(String, String)>,
+        output: String,
+    },
 }
 
 /// The flags of a command: criteria parameters, `format`, and for `query` the selector.
@@ -62,6 +79,15 @@ fn flags_of(command: &str) -> Vec<&'static str> {
     flags.push("format");
     if command == "query" {
         flags.push("selector");
+    }
+    if command == "bundle" {
+        flags.retain(|f| *f != "format");
+        flags.push("output");
+        for option in aicr_bundle::options::OPTION_NAMES {
+            if !flags.contains(&option) {
+                flags.push(option);
+            }
+        }
     }
     flags
 }
@@ -78,11 +104,11 @@ fn parse(args: &[String]) -> Result<Command, String> {
         return Ok(Command::Help);
     }
     let Some((command, rest)) = args.split_first() else {
-        return Err("no command given: allowed commands are recipe, query".into());
+        return Err("no command given: allowed commands are recipe, query, bundle".into());
     };
-    if !matches!(command.as_str(), "recipe" | "query") {
+    if !matches!(command.as_str(), "recipe" | "query" | "bundle") {
         return Err(format!(
-            "unknown command {command:?}: allowed commands are recipe, query"
+            "unknown command {command:?}: allowed commands are recipe, query, bundle"
         ));
     }
     let allowed = flags_of(command);
@@ -129,6 +155,18 @@ fn parse(args: &[String]) -> Result<Command, String> {
             .map_err(|_| format!("--format: invalid value {v:?}: allowed values are yaml, json"))?,
     };
     Ok(match command.as_str() {
+        "bundle" => Command::Bundle {
+            criteria,
+            options: given
+                .iter()
+                .filter(|(n, _)| aicr_bundle::options::OPTION_NAMES.contains(n))
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            output: get("output")
+                .filter(|o| !o.is_empty())
+                .ok_or("bundle needs --output DIR (a directory the host grants)")?
+                .to_owned(),
+        },
         "query" => Command::Query {
             criteria,
             selector: get("selector")
@@ -162,7 +200,51 @@ fn execute(command: Command) -> Result<String, String> {
             })?;
             render_value(&value, format).map_err(describe)
         }
+        Command::Bundle {
+            criteria,
+            options,
+            output,
+        } => {
+            let bundle = crate::resolver::bundle(&criteria, &options).map_err(|p| {
+                let flag = if aicr_bundle::options::OPTION_NAMES.contains(&p.field.as_str()) {
+                    format!("--{}", p.field)
+                } else {
+                    p.field
+                };
+                format!("{flag}: {}", p.message)
+            })?;
+            write_tree(&output, &bundle)?;
+            let mut report = format!(
+                "wrote {} files ({} bytes) under {output}\n",
+                bundle.files.len(),
+                bundle.total_size()
+            );
+            for w in &bundle.warnings {
+                report.push_str(&format!("warning: {w}\n"));
+            }
+            Ok(report)
+        }
     }
+}
+
+/// Writes a bundle's files under `dir` (created if needed). Bundle paths are relative and
+/// free of `..` (checked by `aicr-bundle`), so nothing lands outside `dir`.
+fn write_tree(dir: &str, bundle: &aicr_bundle::Bundle) -> Result<(), String> {
+    let root = std::path::Path::new(dir);
+    for file in &bundle.files {
+        let path = root.join(&file.path);
+        let fail = |e: std::io::Error| {
+            format!(
+                "--output {dir}: cannot write {}: {e} (grant the directory with `wasmtime run --dir {dir}`)",
+                file.path
+            )
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(fail)?;
+        }
+        std::fs::write(&path, &file.bytes).map_err(fail)?;
+    }
+    Ok(())
 }
 
 impl Guest for Component {

@@ -105,6 +105,24 @@ pub fn resolve(criteria: &Criteria) -> Result<Recipe<'static>, Error> {
     catalog().resolve(criteria).map_err(internal)
 }
 
+/// The bundle of the recipe for `criteria`, with the API's option pairs.
+pub fn bundle(
+    criteria: &Criteria,
+    options: &[(String, String)],
+) -> Result<aicr_bundle::Bundle, wit::BundleProblem> {
+    let problem = |field: &str, message: String| wit::BundleProblem {
+        field: field.to_owned(),
+        message,
+    };
+    let options = aicr_bundle::BundleOptions::from_pairs(
+        options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|e| problem(e.parameter, e.message))?;
+    let recipe = resolve(criteria).map_err(|e| problem("criteria", format!("{e:?}")))?;
+    let document = aicr_bundle::RecipeDocument::from_recipe(&recipe);
+    aicr_bundle::build(catalog(), &document, &options).map_err(|e| problem(&e.field, e.message))
+}
+
 fn constraint(c: &aicr_recipe::Constraint) -> Constraint {
     Constraint {
         name: c.name.clone(),
@@ -292,6 +310,26 @@ impl wit::Guest for Component {
                     .collect(),
             })
             .collect()
+    }
+
+    fn bundle(
+        criteria: wit::Criteria,
+        options: Vec<(String, String)>,
+    ) -> Result<wit::BundleOutput, wit::BundleProblem> {
+        let built = bundle(&criteria_from_wit(&criteria), &options)?;
+        Ok(wit::BundleOutput {
+            zip: built.zip(),
+            warnings: built.warnings,
+            files: built
+                .files
+                .into_iter()
+                .map(|f| wit::BundleFile {
+                    path: f.path,
+                    contents: f.bytes,
+                    executable: f.executable,
+                })
+                .collect(),
+        })
     }
 
     fn catalog() -> CatalogInfo {

@@ -254,6 +254,14 @@ fn probes() -> Vec<Probe> {
             vec![b' '; aicr_api::MAX_BODY_BYTES + 1],
         ),
         ("POST", "/v1/bundle", vec![], b"{}".to_vec()),
+        ("GET", "/v1/bundle", vec![], vec![]),
+        ("GET", "/v1/bundle?service=eks&nodes=2", vec![], vec![]),
+        (
+            "GET",
+            "/v1/bundle?service=eks&deployer=flux",
+            vec![],
+            vec![],
+        ),
         ("GET", "/", vec![], vec![]),
         ("GET", "/health", vec![], vec![]),
         ("GET", "/ready", vec![], vec![]),
@@ -339,6 +347,6 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
     check_error("GET /v2/nothing", &missing);
     assert_eq!(
         json!(documented_statuses(&doc, "/v1/bundle", "POST")),
-        json!([405, 501])
+        json!([200, 400, 405, 413])
     );
 }

@@ -294,11 +294,19 @@ fn every_route_header_and_error_class_over_http() {
     assert_eq!(put.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
     let missing = error(&get("/v2/recipe", &[]), 404, "unknown path");
     assert_eq!(missing["details"]["path"], "/v2/recipe");
-    error(
+    let empty_recipe = error(
         &call(&agent, "POST", &worker.url("/v1/bundle"), &[], Some(b"{}")),
-        501,
-        "bundle",
+        400,
+        "bundle of a recipe without components",
     );
+    assert_eq!(empty_recipe["details"]["field"], "componentRefs");
+    let zip = get(
+        "/v1/bundle?service=eks&intent=training&deployer=argocd",
+        &[],
+    );
+    assert_eq!(zip.status, 200);
+    assert_eq!(zip.header("content-type"), Some("application/zip"));
+    assert!(zip.body.starts_with(b"PK"), "a zip");
 }
 
 #[test]
