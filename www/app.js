@@ -20,6 +20,7 @@ function later(url) {
 }
 const treeModule = later('./tree.js');
 const compareModule = later('./compare.js');
+const bundleModule = later('./bundle.js');
 
 const $ = (id) => document.getElementById(id);
 const SETS = ['a', 'b'];
@@ -28,6 +29,7 @@ const SETS = ['a', 'b'];
 const state = { a: {}, b: {}, view: 'recipe', fromUrl: { a: {}, b: {} }, urlProblems: [], opened: new Set(), selected: null };
 let FIELDS = [];
 let current = null; // the last good RecipeView of set A
+let bundleReady = false; // bundle.js has wired the "Download bundle" form
 
 // ---------- URL ----------
 
@@ -142,9 +144,10 @@ function fieldError(set, error) {
   return true;
 }
 
+/** Clears the criteria forms' errors (the bundle form's are its own, see bundle.js). */
 function clearErrors() {
-  for (const el of document.querySelectorAll('.field-error')) { el.hidden = true; el.textContent = ''; }
-  for (const el of document.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  for (const el of document.querySelectorAll('.criteria .field-error')) { el.hidden = true; el.textContent = ''; }
+  for (const el of document.querySelectorAll('.criteria [aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
 const message = (e) => (e && e.message) || String(e);
@@ -302,6 +305,7 @@ function update() {
   current = view;
   $('recipe-body').hidden = !view;
   for (const id of ['download-json', 'download-yaml', 'copy-curl']) $(id).disabled = !view;
+  $('download-bundle').disabled = !view || !bundleReady;
   if (view) {
     $('recipe-error').hidden = true;
     renderRecipe(view);
@@ -428,6 +432,14 @@ async function main(engine) {
   if (state.view === 'compare') await compareModule.catch(() => {});
   update();
   document.body.dataset.ready = '1';
+  bundleModule.then(({ setUpBundle }) => {
+    setUpBundle(() => state.a);
+    bundleReady = true;
+    $('download-bundle').disabled = !current;
+  }, (e) => {
+    $('bundle-error').textContent = `Bundles are unavailable: bundle.js could not load: ${message(e)}`;
+    $('bundle-error').hidden = false;
+  });
   // A frame's style, layout and paint run right after its animation-frame callbacks, so a
   // task queued from one runs once that frame is painted.
   requestAnimationFrame(() => setTimeout(() => performance.mark('aicr-painted')));

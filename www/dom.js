@@ -27,9 +27,9 @@ export function fill(el, ...children) {
   append(el, children);
 }
 
-/** Saves `text` as a file, built in the page (no request). */
-export function download(name, text, type) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/** Saves `data` (text or bytes) as a file, built in the page (no request). */
+export function download(name, data, type) {
+  const url = URL.createObjectURL(new Blob([data], { type }));
   const a = h('a', { href: url, download: name, hidden: true });
   document.body.append(a);
   a.click();

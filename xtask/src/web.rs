@@ -10,8 +10,10 @@
 //! server, and the expected recipes come from the native engine.
 
 use crate::install;
-use crate::steps::{Result, Row, file_len, gzip_len, node, output, root, run};
+use crate::steps::{Result, Row, file_len, gzip_len, node, output, root, run, skip};
 use crate::toolchain::{WASM_UNKNOWN, wasm_artifact, wasm_cargo, wasm_opt};
+use aicr_api::Handler;
+use aicr_conformance::Upstream;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,6 +37,52 @@ const MAIN_CRITERIA: &[(&str, &str)] = &[
     ("accelerator", "h100"),
     ("os", "ubuntu"),
     ("intent", "training"),
+];
+/// A bundle download: name, option pairs, upstream case.
+type BundleCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Option<&'static str>,
+);
+/// The bundle downloads of the Chromium tests, all for [`MAIN_CRITERIA`]: a name, the
+/// options as the page's form sends them (deployer first, then the fields in order), and
+/// the upstream case recorded for the same input, if any (`../shared/bundle-conformance`,
+/// judged by its `judge.py`).
+const BUNDLES: &[BundleCase] = &[
+    (
+        "helm-nodes-and-set",
+        &[
+            ("deployer", "helm"),
+            ("nodes", "8"),
+            ("set", "gpu-operator:driver.version=570.86.15"),
+            ("set", "cert-manager:replicaCount=2"),
+        ],
+        None,
+    ),
+    (
+        "helm-nodes-8",
+        &[("deployer", "helm"), ("nodes", "8")],
+        Some("008-helm-nodes-8"),
+    ),
+    (
+        "helm-node-scheduling",
+        &[
+            ("deployer", "helm"),
+            ("accelerated-node-selector", "nvidia.com/gpu.present=true"),
+            ("accelerated-node-toleration", "nvidia.com/gpu:NoSchedule"),
+            ("system-node-selector", "nodeGroup=system"),
+            ("system-node-toleration", "dedicated=system:NoSchedule"),
+        ],
+        Some("006-helm-node-scheduling"),
+    ),
+    (
+        "argocd",
+        &[
+            ("deployer", "argocd"),
+            ("repo", "https://github.com/example/gitops.git"),
+        ],
+        Some("002-argocd-eks-h100-ubuntu-training"),
+    ),
 ];
 /// Criteria B of the compare check.
 const COMPARE_CRITERIA: &[(&str, &str)] = &[
@@ -120,8 +168,48 @@ pub fn size_budget() -> Result {
     }
 }
 
+/// A query-string component, every byte but the unreserved ones percent-encoded.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// What the edge API answers to `POST /v1/bundle?<options>` with the recipe JSON `body`,
+/// the request the page's bundle stands for.
+fn native_bundle(body: &str, options: &[(&str, &str)]) -> Result<Vec<u8>> {
+    let query: Vec<String> = options
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let request = http::Request::post(format!("/v1/bundle?{}", query.join("&")))
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .map_err(|e| e.to_string())?;
+    let api = aicr_api::Api::new(
+        aicr_embedded_catalog::catalog(),
+        aicr_api::Config::default(),
+    );
+    let response = api.handle(&request, &aicr_api::RequestContext::default());
+    if response.status() != http::StatusCode::OK {
+        return Err(format!(
+            "native {}: {} {}",
+            request.uri(),
+            response.status(),
+            String::from_utf8_lossy(response.body())
+        ));
+    }
+    Ok(response.into_body())
+}
+
 /// The native engine's answers the Chromium tests compare the page with: for criteria A
-/// and B the recipe document, and for A the exact JSON and YAML bytes the edge API sends.
+/// and B the recipe document, and for A the exact JSON and YAML bytes the edge API sends
+/// and the API's bundle zips for [`BUNDLES`] (each written beside `path`, which lists them).
 pub fn write_expected(path: &Path) -> Result {
     let side = |pairs: &[(&str, &str)]| -> Result<serde_json::Value> {
         let recipe = crate::native::resolve(pairs)?;
@@ -132,12 +220,28 @@ pub fn write_expected(path: &Path) -> Result {
             "yaml": text(aicr_api::Format::Yaml)?,
         }))
     };
+    let a = side(MAIN_CRITERIA)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let mut bundles = Vec::new();
+    for (name, options, case) in BUNDLES {
+        let zip = dir.join(format!("explorer-bundle-{name}.zip"));
+        let body = a["json"].as_str().ok_or("criteria A has no JSON")?;
+        std::fs::write(&zip, native_bundle(body, options)?)
+            .map_err(|e| format!("{}: {e}", zip.display()))?;
+        bundles.push(serde_json::json!({
+            "name": name,
+            "options": options,
+            "zip": zip,
+            "case": case,
+        }));
+    }
     let doc = serde_json::json!({
         "catalog": aicr_embedded_catalog::catalog().info(),
-        "a": side(MAIN_CRITERIA)?,
+        "a": a,
         "b": side(COMPARE_CRITERIA)?,
+        "bundles": bundles,
     });
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
     std::fs::write(path, doc.to_string()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -197,11 +301,30 @@ impl Drop for StaticServer {
 /// Runs the Chromium end-to-end tests against the explorer at `base_url` (any host: the
 /// static server here, or the worker). `www/pkg/` must be built.
 /// `only`, when given, runs just the tests whose names match that regular expression.
+///
+/// The bundle tests judge the page's zips with upstream's recorded cases when
+/// `../shared/bundle-conformance/judge.py` is there; without it that part is a recorded
+/// skip of a full run (a failure under CI).
 pub fn chromium_tests(base_url: &str, only: Option<&str>) -> Result {
     test_setup()?;
     let expected = test_output().join("explorer-expected.json");
     write_expected(&expected)?;
     let mut cmd = node();
+    let judge = Upstream::beside(&root())
+        .map(|u| u.bundle_cases)
+        .filter(|cases| cases.join("judge.py").is_file());
+    match &judge {
+        Some(cases) => {
+            cmd.env("EXPLORER_BUNDLE_CASES", cases);
+        }
+        None if only.is_none() => skip(format!(
+            "{} is absent, so the page's bundles are not judged against upstream's",
+            root()
+                .join("../shared/bundle-conformance/judge.py")
+                .display()
+        ))?,
+        None => {}
+    }
     cmd.args(["--test", "--test-reporter=spec"]);
     if let Some(pattern) = only {
         cmd.arg(format!("--test-name-pattern={pattern}"));

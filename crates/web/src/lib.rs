@@ -94,7 +94,12 @@ pub fn bundle(criteria: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
             "bundle options must be an array of [name, value] strings: {e}"
         )))
     })?;
-    to_js(&bundle::build(catalog(), &recipe(criteria)?, &pairs).map_err(fail)?)
+    let download = bundle::build(catalog(), &recipe(criteria)?, &pairs).map_err(fail)?;
+    // The default serializer, not `to_js`'s JSON-compatible one, which would turn the zip's
+    // bytes into an array of numbers; `Download` holds no maps, so it is a plain object.
+    download
+        .serialize(&serde_wasm_bindgen::Serializer::new())
+        .map_err(|e| JsValue::from(e.to_string()))
 }
 
 /// What changes from the recipe for criteria `a` to the one for `b`.
