@@ -354,7 +354,9 @@ pub fn explorer_tests() -> Result {
 /// fetched and compiled every time): from navigation start, the engine instantiated, the
 /// first recipe's DOM built and the first frame that shows it painted; and a re-resolve
 /// after a criteria change (change event to DOM updated and laid out; each run's median
-/// over six changes). `tests/js/explorer.bench.mjs` says exactly what each mark is.
+/// over six changes); and "Download bundle", click to the zip handed to the browser (each
+/// run's median over five clicks). `tests/js/explorer.bench.mjs` says exactly what each
+/// mark is.
 pub fn bench_rows() -> Result<Vec<Row>> {
     test_setup()?;
     build()?;
@@ -396,6 +398,7 @@ pub fn bench_rows() -> Result<Vec<Row>> {
             "reresolve",
             "explorer: re-resolve + render after a criteria change",
         )?,
+        row("bundleZip", "explorer: click to saved zip")?,
     ])
 }
 
