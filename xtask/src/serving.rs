@@ -2,7 +2,7 @@
 //!
 //! - the floor: a hello-world worker in the same workerd, the most any worker can do there;
 //! - our worker in workerd itself (no wrangler proxy: that is the dev server, not what the
-//!   platform runs), on `/health`, `/v1/recipe` and a deep `/v1/query`;
+//!   platform runs), on `/health`, `/v1/recipe`, a deep `/v1/query` and a Helm bundle;
 //! - the component under the real `wasmtime serve` (a fresh instance per request, as the
 //!   wasi:http proxy model allows), on the same paths;
 //! - upstream's `aicrd`, when the user names its binary (`--aicrd PATH`).
@@ -18,6 +18,9 @@ use std::process::Command;
 pub const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
 pub const QUERY: &str = "/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=components.gpu-operator.values.driver.version";
 const PATHS: [(&str, &str); 3] = [("/health", "/health"), ("recipe", RECIPE), ("query", QUERY)];
+/// A Helm bundle by GET (ours; upstream has only POST): the edge's free plan allows 10 ms of
+/// CPU a request, and workerd serves one request at a time, so µs/request is its CPU cost.
+pub const BUNDLE: &str = "/v1/bundle?service=eks&accelerator=h100&os=ubuntu&intent=training";
 
 /// A hello-world worker: the floor of the workerd that runs ours.
 fn hello_world() -> Result<std::path::PathBuf> {
@@ -61,6 +64,7 @@ pub fn bench_rows(aicrd_binary: Option<&Path>) -> Result<Vec<Row>> {
     drop(floor);
     let worker = LocalWorker::direct(&crate::worker::built(crate::catalog::Catalog::Ours)?, &[])?;
     measure("worker in workerd", &worker, &PATHS)?;
+    measure("worker in workerd", &worker, &[("bundle", BUNDLE)])?;
     drop(worker);
     crate::install::wasmtime_cli()?;
     let wasm = crate::component::build_wasm(crate::catalog::Catalog::Ours)?;
