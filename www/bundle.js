@@ -69,7 +69,8 @@ function showError(e) {
   const control = e?.field ? $(id) : null;
   const place = control ? $(`${id}-error`) : null;
   if (place) {
-    place.textContent = e.message;
+    // Name the entry when the engine's sentence does not (a field may hold several).
+    place.textContent = e.value && !e.message.includes(e.value) ? `${e.value}: ${e.message}` : e.message;
     place.hidden = false;
     control.setAttribute('aria-invalid', 'true');
     $('bundle-options').open = true;

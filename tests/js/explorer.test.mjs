@@ -249,7 +249,7 @@ test('a bad bundle option shows its precise error next to its field and download
   assert.equal(await page.isVisible('#bundle-nodes-error'), false);
   await page.fill('#bundle-system-node-toleration', 'dedicated=system:NoSchedule, dedicated=system:Sometimes');
   await page.click('#download-bundle');
-  assert.match(await page.textContent('#bundle-system-node-toleration-error'), /unknown effect "Sometimes"; use one of NoSchedule, PreferNoSchedule, NoExecute/);
+  assert.match(await page.textContent('#bundle-system-node-toleration-error'), /^dedicated=system:Sometimes: unknown effect "Sometimes"; use one of NoSchedule, PreferNoSchedule, NoExecute$/);
   await page.screenshot({ path: join(OUTPUT, 'explorer-bundle-error.png') });
   await page.close();
 });
