@@ -57,6 +57,22 @@ fn main() {
         println!("cargo:warning=catalog {}: {w}", dir.display());
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let json = serde_json::to_vec(loaded.catalog.parts()).expect("catalog parts serialise");
+    // Manifest templates go in as static strings (one copy, never decoded), the rest as
+    // the engine's parts in JSON.
+    let mut parts = loaded.catalog.parts().clone();
+    let manifests = std::mem::take(&mut parts.manifests);
+    let json = serde_json::to_vec(&parts).expect("catalog parts serialise");
     std::fs::write(out.join("catalog.json"), json).expect("write OUT_DIR/catalog.json");
+    let texts = out.join("manifests");
+    let _ = std::fs::remove_dir_all(&texts);
+    std::fs::create_dir_all(&texts).expect("create OUT_DIR/manifests");
+    let mut table = String::from("&[\n");
+    for (i, (path, text)) in manifests.iter().enumerate() {
+        std::fs::write(texts.join(format!("{i}.yaml")), text.as_bytes()).expect("write a manifest");
+        table.push_str(&format!(
+            "    ({path:?}, include_str!(concat!(env!(\"OUT_DIR\"), \"/manifests/{i}.yaml\"))),\n"
+        ));
+    }
+    table.push_str("]\n");
+    std::fs::write(out.join("manifests.rs"), table).expect("write OUT_DIR/manifests.rs");
 }

@@ -196,7 +196,7 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
                     if let Err(e) = aicr_helm_template::parse(text) {
                         loader.error(path, "", format!("not a usable manifest template: {e}"));
                     }
-                    manifests.insert(path.clone(), text.to_owned());
+                    manifests.insert(path.clone(), text.to_owned().into());
                 }
                 Err(e) => loader.error(path, "", format!("a manifest must be UTF-8 text: {e}")),
             },

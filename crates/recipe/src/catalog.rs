@@ -12,6 +12,7 @@ use crate::index::ComponentIndex;
 use crate::model::{RegistryEntry, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -51,8 +52,10 @@ pub struct CatalogParts {
     pub values: BTreeMap<String, Value>,
     /// Manifest templates (Helm-style Go templates), keyed by catalog-relative path
     /// (`components/<name>/manifests/*.yaml`). Only bundles read them.
+    /// Borrowed when the text is compiled in (the embedded catalog keeps one copy, in
+    /// static data, instead of a second decoded one), owned when loaded at run time.
     #[serde(default)]
-    pub manifests: BTreeMap<String, String>,
+    pub manifests: BTreeMap<String, Cow<'static, str>>,
 }
 
 /// A defect that makes a catalog unusable. `overlay` is `None` for the registry or for
@@ -191,7 +194,7 @@ impl Catalog {
 
     /// A manifest template's text by catalog-relative path.
     pub fn manifest(&self, path: &str) -> Option<&str> {
-        self.parts.manifests.get(path).map(String::as_str)
+        self.parts.manifests.get(path).map(|text| text.as_ref())
     }
 
     /// Number of distinct components the catalog can put in a recipe.

@@ -3,8 +3,11 @@
 
 use std::io::Write;
 
-const MAX_RAW: usize = 1_500_000;
-const MAX_GZIP: usize = 400_000;
+// Raised from 1.5 MB / 400 KB when bundles came in (issue 8): the catalog's manifest
+// templates are 0.68 MB of YAML (mostly Gateway API CRDs), and the bundler, template
+// renderer and deflate encoder are compiled in. Measured then: 2,095,902 B / 599,750 B.
+const MAX_RAW: usize = 2_500_000;
+const MAX_GZIP: usize = 700_000;
 
 #[test]
 fn component_fits_its_budget() {
