@@ -7,7 +7,6 @@
 //! is enough, and its answer is cacheable like a recipe's (strong ETag over the inputs).
 //! A bare `GET` (no query) stays upstream's 405.
 
-use crate::MAX_BODY_BYTES;
 use crate::context::RequestContext;
 use crate::errors::{ApiError, ErrorCode, parser_message, truncate};
 use crate::etag::strong_etag;
@@ -76,15 +75,7 @@ fn check_allowlists(api: &Api<'_>, document: &RecipeDocument) -> Result<(), ApiE
 }
 
 fn document_from_body(request: &Request<Vec<u8>>) -> Result<RecipeDocument, ApiError> {
-    let body = request.body();
-    if body.len() > MAX_BODY_BYTES {
-        return Err(
-            ApiError::new(ErrorCode::PayloadTooLarge, "Request body too large")
-                .detail("limit", MAX_BODY_BYTES)
-                .detail("received", body.len()),
-        );
-    }
-    RecipeDocument::from_json(body).map_err(|e| {
+    RecipeDocument::from_json(crate::routes::bounded_body(request)?).map_err(|e| {
         let err = ApiError::bad_request("Invalid request body")
             .detail("error", parser_message(&e.message));
         if e.field.is_empty() {

@@ -166,13 +166,8 @@ fn criteria_from_params(params: &QueryParams, message: &str) -> Result<Criteria,
     Criteria::from_params(params.pairs()).map_err(|e| criteria_error(message, &e))
 }
 
-/// Parses a request body as JSON or YAML by its Content-Type: YAML types as YAML, JSON or
-/// none as JSON, anything else tried as JSON. Size-limited; parser messages are bounded
-/// (they quote the input).
-fn parse_body<T: serde::de::DeserializeOwned>(
-    request: &Request<Vec<u8>>,
-    message: &str,
-) -> Result<Option<T>, ApiError> {
+/// The request body, or 413 when it is over [`MAX_BODY_BYTES`].
+pub(crate) fn bounded_body(request: &Request<Vec<u8>>) -> Result<&[u8], ApiError> {
     let body = request.body();
     if body.len() > MAX_BODY_BYTES {
         return Err(
@@ -181,6 +176,17 @@ fn parse_body<T: serde::de::DeserializeOwned>(
                 .detail("received", body.len()),
         );
     }
+    Ok(body)
+}
+
+/// Parses a request body as JSON or YAML by its Content-Type: YAML types as YAML, JSON or
+/// none as JSON, anything else tried as JSON. Size-limited; parser messages are bounded
+/// (they quote the input).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    request: &Request<Vec<u8>>,
+    message: &str,
+) -> Result<Option<T>, ApiError> {
+    let body = bounded_body(request)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(message).detail("error", "request body is empty"));
     }
