@@ -8,7 +8,7 @@
 //! A bare `GET` (no query) stays upstream's 405.
 
 use crate::context::RequestContext;
-use crate::errors::{ApiError, ErrorCode, parser_message, truncate};
+use crate::errors::{ApiError, parser_message, truncate};
 use crate::etag::strong_etag;
 use crate::handler::{Api, Caching, Success};
 use crate::query_string::QueryParams;
