@@ -122,8 +122,13 @@ fn bad_input_names_flag_value_and_allowed_values() {
             ],
         ),
         (
-            &["bundle"],
-            &["\"bundle\"", "allowed commands are recipe, query"],
+            &["deploy"],
+            &["\"deploy\"", "allowed commands are recipe, query, bundle"],
+        ),
+        (&["bundle", "--service", "eks"], &["--output DIR"]),
+        (
+            &["bundle", "--output", "out", "--deployer", "flux"],
+            &["--deployer", "flux", "helm or argocd"],
         ),
         (&[], &["no command given"]),
         (&["query", "--service", "eks"], &["--selector"]),
