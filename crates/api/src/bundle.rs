@@ -9,7 +9,6 @@
 
 use crate::context::RequestContext;
 use crate::errors::{ApiError, parser_message, truncate};
-use crate::etag::strong_etag;
 use crate::handler::{Api, Caching, Success};
 use crate::query_string::QueryParams;
 use aicr_bundle::{BundleOptions, OptionError, RecipeDocument};
@@ -110,26 +109,17 @@ pub(crate) fn bundle(
     }
     let options = options(&params, get)?;
     let (document, caching) = if get {
-        let mut key: Vec<String> = params
+        let mut inputs: Vec<String> = params
             .pairs()
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        key.sort();
-        let engine = [
-            aicr_recipe::ENGINE_VERSION,
-            env!("CARGO_PKG_VERSION"),
-            api.build,
-            api.catalog.info().digest.as_str(),
-            "bundle",
-        ];
-        let parts: Vec<&str> = engine
-            .into_iter()
-            .chain(key.iter().map(String::as_str))
+        inputs.sort();
+        let key: Vec<&str> = std::iter::once("bundle")
+            .chain(inputs.iter().map(String::as_str))
             .collect();
-        let etag = strong_etag(&parts);
-        if crate::handler::if_none_match(request).is_some_and(|h| crate::etag::lists_tag(h, &etag))
-        {
+        let etag = crate::routes::representation_tag(api, &key);
+        if crate::routes::client_has(request, &etag) {
             // The handler answers 304; no need to build what will not be sent.
             return Ok(Success {
                 status: StatusCode::OK,

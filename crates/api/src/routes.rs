@@ -289,6 +289,26 @@ fn criteria_key(c: &Criteria) -> String {
 /// inputs, format), so a matching `If-None-Match` skips resolving and rendering (the
 /// handler then answers 304 for GET and HEAD, 412 for POST), and so does a tag whose bytes
 /// the API rendered before (its memo).
+/// The strong ETag of the representation `key` names (route, normalised inputs, format):
+/// the engine's and the API's versions, the build identity and the catalog digest come
+/// first, so the tag changes whenever the bytes can.
+pub(crate) fn representation_tag(api: &Api<'_>, key: &[&str]) -> String {
+    let engine = [
+        aicr_recipe::ENGINE_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        api.build,
+        api.catalog.info().digest.as_str(),
+    ];
+    let parts: Vec<&str> = engine.into_iter().chain(key.iter().copied()).collect();
+    strong_etag(&parts)
+}
+
+/// Whether the request's `If-None-Match` lists `tag`: then the handler answers 304 (or
+/// 412) and nothing need be rendered.
+pub(crate) fn client_has(request: &Request<Vec<u8>>, tag: &str) -> bool {
+    crate::handler::if_none_match(request).is_some_and(|h| crate::etag::lists_tag(h, tag))
+}
+
 fn cacheable(
     api: &Api<'_>,
     request: &Request<Vec<u8>>,
@@ -296,20 +316,9 @@ fn cacheable(
     key: &[&str],
     render: impl FnOnce() -> Result<Vec<u8>, ApiError>,
 ) -> Answer {
-    let engine = [
-        aicr_recipe::ENGINE_VERSION,
-        env!("CARGO_PKG_VERSION"),
-        api.build,
-        api.catalog.info().digest.as_str(),
-    ];
-    let parts: Vec<&str> = engine
-        .into_iter()
-        .chain(key.iter().copied())
-        .chain([format.as_str()])
-        .collect();
-    let etag = strong_etag(&parts);
-    let known =
-        crate::handler::if_none_match(request).is_some_and(|h| crate::etag::lists_tag(h, &etag));
+    let parts: Vec<&str> = key.iter().copied().chain([format.as_str()]).collect();
+    let etag = representation_tag(api, &parts);
+    let known = client_has(request, &etag);
     let body = if known {
         Vec::new()
     } else {
