@@ -109,12 +109,13 @@ pub(crate) fn bundle(
     }
     let options = options(&params, get)?;
     let (document, caching) = if get {
-        let mut inputs: Vec<String> = params
+        // In query order: a later `set` of the same path wins and a repeated criterion
+        // keeps its first value, so order is part of what the bytes depend on.
+        let inputs: Vec<String> = params
             .pairs()
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        inputs.sort();
         let key: Vec<&str> = std::iter::once("bundle")
             .chain(inputs.iter().map(String::as_str))
             .collect();

@@ -111,6 +111,25 @@ fn get_with_criteria_equals_post_of_the_same_recipe_and_is_cacheable() {
     assert!(again.body().is_empty());
     let other = send("GET", &format!("/v1/bundle?{CRITERIA}"), &[], b"");
     assert_ne!(header(&other, "etag"), etag, "options are part of the tag");
+    // The later `set` of a path wins, so the order of the entries is part of the tag.
+    let first = send(
+        "GET",
+        &format!(
+            "/v1/bundle?{CRITERIA}&set=cert-manager:replicaCount=2&set=cert-manager:replicaCount=3"
+        ),
+        &[],
+        b"",
+    );
+    let swapped = send(
+        "GET",
+        &format!(
+            "/v1/bundle?{CRITERIA}&set=cert-manager:replicaCount=3&set=cert-manager:replicaCount=2"
+        ),
+        &[],
+        b"",
+    );
+    assert_ne!(first.body(), swapped.body());
+    assert_ne!(header(&first, "etag"), header(&swapped, "etag"));
 }
 
 #[test]
