@@ -120,13 +120,18 @@ pub(crate) struct Component<'d> {
     pub manifests: Vec<(String, String)>,
 }
 
+/// The chart a component installs: its `chart`, else its name (upstream's rule).
+fn chart_name(r: &ComponentRef) -> &str {
+    if r.chart.is_empty() {
+        &r.name
+    } else {
+        &r.chart
+    }
+}
+
 impl Component<'_> {
     pub fn chart_name(&self) -> &str {
-        if self.r.chart.is_empty() {
-            &self.r.name
-        } else {
-            &self.r.chart
-        }
+        chart_name(self.r)
     }
 
     pub fn is_kustomize(&self) -> bool {
@@ -179,7 +184,6 @@ fn chart_version(version: &str) -> &str {
 fn render_manifests(
     catalog: &Catalog,
     r: &ComponentRef,
-    chart_name: &str,
     values: &Map<String, Value>,
 ) -> Result<Vec<(String, String)>, BundleError> {
     let mut paths: Vec<(usize, &String)> = r.manifest_files.iter().enumerate().collect();
@@ -187,7 +191,7 @@ fn render_manifests(
     let chart = Chart {
         component: &r.name,
         namespace: &r.namespace,
-        chart_name,
+        chart_name: chart_name(r),
         chart_version: chart_version(&r.version),
     };
     let mut out = Vec::new();
@@ -258,13 +262,8 @@ pub fn build(
         if let Some(entry) = entry {
             warnings.extend(values::apply_scheduling(&mut values, entry, options));
         }
-        let chart_name = if r.chart.is_empty() {
-            &r.name
-        } else {
-            &r.chart
-        };
         let manifests = match options.deployer {
-            Deployer::Helm => render_manifests(catalog, r, chart_name, &values)?,
+            Deployer::Helm => render_manifests(catalog, r, &values)?,
             Deployer::ArgoCd => Vec::new(),
         };
         components.push(Component {

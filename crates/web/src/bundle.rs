@@ -1,17 +1,16 @@
 //! The page's "Download bundle": the recipe it shows, turned into the zip `/v1/bundle`
 //! answers, built in the page.
 //!
-//! The recipe goes through the API's own JSON renderer and is parsed back as the
-//! `RecipeResult` document, so the bundle is built from exactly the body a client would
-//! `POST /v1/bundle` after `GET /v1/recipe`; options are parsed by `aicr-bundle` as the
-//! API parses its query. The page's zip is therefore the API's, byte for byte.
+//! The recipe becomes its `RecipeResult` document ([`RecipeDocument::from_recipe`], as
+//! `GET /v1/bundle` does), the body a client would `POST /v1/bundle` after
+//! `GET /v1/recipe`; options are parsed by `aicr-bundle` as the API parses its query. The
+//! page's zip is therefore the API's, byte for byte.
 //!
 //! One rule comes from `GET /v1/bundle`, where `nodes` is both a criterion and the
 //! bundle's node estimate: when the page's options leave `nodes` blank, the criteria's
 //! node count is the estimate, so the page and a `GET` link with the same parameters agree.
 
 use crate::input::InputError;
-use aicr_api::Format;
 use aicr_bundle::{BundleOptions, RecipeDocument};
 use aicr_recipe::{Catalog, Recipe};
 use serde::{Serialize, Serializer};
@@ -67,11 +66,7 @@ pub fn build(
     pairs: &Pairs,
 ) -> Result<Download, InputError> {
     let mut options = options(pairs)?;
-    let json = Format::Json
-        .render(recipe)
-        .map_err(|e| InputError::whole(e.message))?;
-    let document =
-        RecipeDocument::from_json(&json).map_err(|e| InputError::at(e.field, e.message))?;
+    let document = RecipeDocument::from_recipe(recipe);
     if options.nodes == 0 {
         options.nodes = document.criteria.as_ref().map_or(0, |c| c.nodes);
     }
@@ -88,7 +83,7 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::input::{RawCriteria, resolve};
-    use aicr_api::{Api, Config, Handler, RequestContext};
+    use aicr_api::{Api, Config, Format, Handler, RequestContext};
 
     fn pairs(list: &[(&str, &str)]) -> Pairs {
         list.iter()
