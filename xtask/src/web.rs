@@ -168,16 +168,9 @@ pub fn size_budget() -> Result {
     }
 }
 
-/// A query-string component, every byte but the unreserved ones percent-encoded.
+/// A query-string component, every byte but letters and digits percent-encoded.
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// What the edge API answers to `POST /v1/bundle?<options>` with the recipe JSON `body`,
