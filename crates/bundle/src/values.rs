@@ -6,30 +6,18 @@
 use crate::options::{BundleOptions, Toleration};
 use aicr_recipe::Catalog;
 use aicr_recipe::model::{ComponentRef, RegistryEntry};
-use aicr_recipe::values::deep_merge;
+use aicr_recipe::values::{deep_merge, value_files};
 use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
 
-/// The merged values of one component, or the field that names a file the catalog lacks.
+/// The merged values of one component (the engine's layering of the catalog's values
+/// files, under the recipe's overrides), or why a values file is missing.
 pub fn from_catalog(catalog: &Catalog, r: &ComponentRef) -> Result<Map<String, Value>, String> {
     let mut values = Map::new();
-    if !r.values_file.is_empty() {
-        let base_path = format!("components/{}/values.yaml", r.name);
-        if r.values_file != base_path
-            && let Some(Value::Object(base)) = catalog.values_file(&base_path)
-        {
-            deep_merge(&mut values, base);
-        }
-        match catalog.values_file(&r.values_file) {
-            Some(Value::Object(file)) => deep_merge(&mut values, file),
-            Some(_) => {}
-            None => {
-                return Err(format!(
-                    "values file {:?} is not in this catalog",
-                    r.values_file
-                ));
-            }
-        }
+    let files = value_files(catalog, &r.name, &r.values_file)
+        .map_err(|missing| format!("values file {:?} is not in this catalog", missing.path))?;
+    for file in files {
+        deep_merge(&mut values, file);
     }
     deep_merge(&mut values, &r.overrides);
     Ok(values)

@@ -133,36 +133,46 @@ fn merge_candidates<'c>(top_first: impl Iterator<Item = &'c Value>) -> Option<La
     Some(LayeredNode::Maps(maps))
 }
 
+/// The values documents of component `name` whose recipe names `values_file`, bottom
+/// first, following upstream: none without a values file; a values file other than
+/// `components/<name>/values.yaml` sits on top of that base file when it exists.
+pub fn value_files<'c>(
+    catalog: &'c Catalog,
+    name: &str,
+    values_file: &str,
+) -> Result<Vec<&'c Map<String, Value>>, MissingValuesFile> {
+    let mut files = Vec::new();
+    if values_file.is_empty() {
+        return Ok(files);
+    }
+    let base_path = format!("components/{name}/values.yaml");
+    if values_file != base_path
+        && let Some(Value::Object(base)) = catalog.values_file(&base_path)
+    {
+        files.push(base);
+    }
+    match catalog.values_file(values_file) {
+        Some(Value::Object(m)) => files.push(m),
+        Some(_) => {}
+        None => {
+            return Err(MissingValuesFile {
+                component: name.to_owned(),
+                path: values_file.to_owned(),
+            });
+        }
+    }
+    Ok(files)
+}
+
 impl<'c> Layers<'c> {
-    /// The layers of a component, following upstream: with neither a values file nor
-    /// overrides the values are empty; a values file other than
-    /// `components/<name>/values.yaml` sits on top of that base file when it exists.
+    /// The layers of a component ([`value_files`] under its recipe overrides); with neither
+    /// a values file nor overrides the values are empty.
     pub fn of(
         catalog: &'c Catalog,
         component: &'c ResolvedComponent<'c>,
     ) -> Result<Layers<'c>, MissingValuesFile> {
-        let mut files = Vec::new();
-        let file = component.values_file;
-        if !file.is_empty() {
-            let base_path = format!("components/{}/values.yaml", component.name);
-            if file != base_path
-                && let Some(Value::Object(base)) = catalog.values_file(&base_path)
-            {
-                files.push(base);
-            }
-            match catalog.values_file(file) {
-                Some(Value::Object(m)) => files.push(m),
-                Some(_) => {}
-                None => {
-                    return Err(MissingValuesFile {
-                        component: component.name.to_owned(),
-                        path: file.to_owned(),
-                    });
-                }
-            }
-        }
         Ok(Layers {
-            files,
+            files: value_files(catalog, component.name, component.values_file)?,
             overrides: &component.overrides,
         })
     }
