@@ -12,7 +12,7 @@
 use crate::install;
 use crate::steps::{Result, Row, file_len, gzip_len, node, output, root, run, skip};
 use crate::toolchain::{WASM_UNKNOWN, wasm_artifact, wasm_cargo, wasm_opt};
-use aicr_api::Handler;
+
 use aicr_conformance::Upstream;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

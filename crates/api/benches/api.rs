@@ -2,7 +2,7 @@
 //! catalog, as every host runs it. Each target twice: the first time a fresh `Api` sees it
 //! (its memo is empty: the whole path), and again on a warm one (the memo holds the body).
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 

@@ -16,10 +16,16 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
+    /// No usable credentials where the route needs them (401, with `WWW-Authenticate`).
+    Unauthorized,
+    /// Credentials are good, but their tenant may not do this (403; ours, upstream has none).
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
     PreconditionFailed,
+    /// Over a rate limit (429, with `Retry-After`); retrying later succeeds.
+    RateLimitExceeded,
     Internal,
 }
 
@@ -27,10 +33,13 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
+            ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -38,17 +47,20 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ErrorCode::RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// Whether retrying the same request can succeed (5xx, as upstream).
+    /// Whether retrying the same request can succeed (5xx and 429, as upstream).
     pub fn retryable(self) -> bool {
-        self.status().is_server_error()
+        self.status().is_server_error() || self == ErrorCode::RateLimitExceeded
     }
 }
 

@@ -1,5 +1,5 @@
-//! The [`Handler`] trait every layer implements, and [`Api`], the innermost handler:
-//! routing, method checks, conditional requests and the headers every response carries.
+//! [`Api`], the innermost tower `Service` of every host's stack: routing, method checks,
+//! conditional requests and the headers every response carries.
 //!
 //! Caching follows the method (RFC 9110 §9.2.1, §13.1.2, RFC 9111): a GET or HEAD of a
 //! recipe or query answer is `public, max-age=N` with a strong ETag and answers a matching
@@ -7,7 +7,7 @@
 //! the request body, which no cache keys on) and a matching `If-None-Match` makes it 412;
 //! errors, liveness and readiness are `no-store`.
 
-use crate::config::Config;
+use crate::config::{Allowlists, Config};
 use crate::context::RequestContext;
 use crate::errors::{ApiError, ErrorCode, NO_STORE, truncate};
 use crate::etag::if_none_match_hits;
@@ -16,12 +16,6 @@ use crate::{API_VERSION_HEADER_VALUE, BUILD_IDENTITY};
 use aicr_recipe::Catalog;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-
-/// Anything that answers HTTP requests. Layers (CORS, auth, rate limits, caching,
-/// metrics) implement it by wrapping an inner `Handler`.
-pub trait Handler {
-    fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>>;
-}
 
 /// The API over one catalog and one configuration. Immutable; share it across requests.
 #[derive(Debug, Clone)]
@@ -73,8 +67,9 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 const API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
 
 /// The request id to answer with: the client's when it is a UUID (in canonical form),
-/// else a fresh one.
-fn request_id(request: &Request<Vec<u8>>, ctx: &RequestContext) -> String {
+/// else a fresh one. Layers that answer before the API (a 401, a 429) use it too, so
+/// every answer to one request names the same id.
+pub fn request_id(request: &Request<Vec<u8>>, ctx: &RequestContext) -> String {
     request
         .headers()
         .get(REQUEST_ID)
@@ -210,8 +205,9 @@ pub(crate) fn stamp(response: &mut Response<Vec<u8>>, request_id: &str) {
     set(response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
 }
 
-impl Handler for Api<'_> {
-    fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>> {
+impl Api<'_> {
+    /// Answers one request. Pure: the same request and context give the same answer.
+    pub fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>> {
         let id = request_id(request, ctx);
         let mut response = self
             .route(request, ctx)
@@ -224,5 +220,40 @@ impl Handler for Api<'_> {
             set(&mut response, header::CONTENT_LENGTH, &len.to_string());
         }
         response
+    }
+}
+
+/// The API as the innermost tower `Service` of a host's stack. The host puts the request's
+/// [`RequestContext`] in its extensions (a request without one is answered with the
+/// default context: time zero, a zero-random request id). A layer that has authenticated a
+/// tenant with its own criteria allowlists puts those [`Allowlists`] in the extensions
+/// too; they replace the configured ones for that request.
+impl tower_service::Service<Request<Vec<u8>>> for Api<'_> {
+    type Response = Response<Vec<u8>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Response<Vec<u8>>, std::convert::Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+        let ctx = request
+            .extensions()
+            .get::<RequestContext>()
+            .copied()
+            .unwrap_or_default();
+        let response = match request.extensions().get::<Allowlists>() {
+            Some(lists) if *lists != self.config.allowlists => {
+                let mut config = self.config.clone();
+                config.allowlists = lists.clone();
+                Api { config, ..self.clone() }.handle(&request, &ctx)
+            }
+            _ => self.handle(&request, &ctx),
+        };
+        std::future::ready(Ok(response))
     }
 }

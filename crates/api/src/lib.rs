@@ -7,33 +7,22 @@
 //! time and 16 random bytes. So the edge worker, the WASI component's `wasi:http` export
 //! and the tests all run exactly this code, and each host stays a thin type adapter.
 //!
-//! Later layers (auth, CORS, rate limits, caching, metrics) wrap any [`Handler`] in
-//! another `Handler` without editing this crate. It must never depend on a runtime
-//! (tokio, workers-rs, wasi) — those belong to the hosts.
+//! [`Api`] is also a tower `Service` (the request's [`RequestContext`] rides in its
+//! extensions): the innermost service of the stack every HTTP host assembles from
+//! `aicr-stack`, where access control, rate limits, CORS, headers and compression live as
+//! tower `Layer`s. This crate must never depend on a runtime (tokio, workers-rs, wasi):
+//! those belong to the hosts.
 //!
 //! ```
-//! use aicr_api::{Api, Config, Handler, RequestContext};
-//! use http::{Request, Response, header::HeaderValue};
-//!
-//! /// A layer: lets browsers from one origin read the API.
-//! struct Cors<H>(H, &'static str);
-//!
-//! impl<H: Handler> Handler for Cors<H> {
-//!     fn handle(&self, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Response<Vec<u8>> {
-//!         let mut response = self.0.handle(request, ctx);
-//!         let headers = response.headers_mut();
-//!         headers.insert("access-control-allow-origin", HeaderValue::from_static(self.1));
-//!         headers.insert("vary", HeaderValue::from_static("Origin"));
-//!         response
-//!     }
-//! }
+//! use aicr_api::{Api, Config, RequestContext};
+//! use http::Request;
 //!
 //! # let catalog = aicr_recipe::Catalog::new(Default::default()).unwrap();
-//! let api = Cors(Api::new(&catalog, Config::default()), "https://dash.example");
+//! let api = Api::new(&catalog, Config::default());
 //! let request = Request::builder().uri("/health").body(Vec::new()).unwrap();
 //! let response = api.handle(&request, &RequestContext::default());
 //! assert_eq!(response.status(), 200);
-//! assert_eq!(response.headers()["access-control-allow-origin"], "https://dash.example");
+//! assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 //! ```
 
 mod bundle;
@@ -49,8 +38,8 @@ mod routes;
 
 pub use config::{Allowlists, Config, ConfigError};
 pub use context::RequestContext;
-pub use errors::{ApiError, ErrorCode};
-pub use handler::{Api, Handler};
+pub use errors::{ApiError, ErrorCode, truncate};
+pub use handler::{Api, request_id};
 pub use render::Format;
 
 /// Largest request body accepted (413 beyond).

@@ -3,7 +3,7 @@
 //! JSON and YAML bodies with long strings in good and bad fields) get an answer whose whole
 //! body stays small, and no string in it carries more than 200 bytes of the client's value.
 
-use aicr_api::{Api, ApiError, Config, Handler, RequestContext};
+use aicr_api::{Api, ApiError, Config, RequestContext};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::Value;
 

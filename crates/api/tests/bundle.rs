@@ -2,7 +2,7 @@
 //! GET (criteria and options in the query), the headers, caching, and the 400s that name
 //! what was wrong.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! A strong ETag names the bytes: the same catalog served by a different engine build is a
 //! different representation, so its tag differs and an old tag no longer gets a 304.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use http::{Request, Response, StatusCode};
 
 fn api(build: &'static str) -> Api<'static> {

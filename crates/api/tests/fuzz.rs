@@ -1,7 +1,7 @@
 //! No input crashes the API: random query strings, headers and bodies always get a 2xx,
 //! 304 or 4xx answer with a well-formed body, never a panic or a 5xx.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use proptest::prelude::*;
 
 fn api() -> Api<'static> {

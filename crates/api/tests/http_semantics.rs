@@ -1,7 +1,7 @@
 //! The API crate end to end, in-process, on the embedded (our) catalog: every route,
 //! status class, header and format.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 

@@ -30,7 +30,7 @@ use crate::wasi::http::types::{
 };
 use crate::wasi::io::streams::StreamError;
 use aicr_api::{
-    Api, ApiError, Config, ConfigError, ErrorCode, Handler, MAX_BODY_BYTES, RequestContext,
+    Api, ApiError, Config, ConfigError, ErrorCode, MAX_BODY_BYTES, RequestContext,
 };
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! (no URL normalisation, so malformed targets reach the server as recorded).
 
 use crate::case::{Case, header_value};
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use aicr_recipe::Catalog;
 use std::io::{Read, Write};
 use std::net::TcpStream;

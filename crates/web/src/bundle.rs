@@ -83,7 +83,7 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::input::{RawCriteria, resolve};
-    use aicr_api::{Api, Config, Format, Handler, RequestContext};
+    use aicr_api::{Api, Config, Format, RequestContext};
 
     fn pairs(list: &[(&str, &str)]) -> Pairs {
         list.iter()

@@ -26,7 +26,7 @@
 //! The explorer's static files never reach this code: wrangler's `assets` serve them, and
 //! only API paths run the worker first (`run_worker_first` in `wrangler.toml`).
 
-use aicr_api::{Api, ApiError, Config, ConfigError, Handler, MAX_BODY_BYTES, RequestContext};
+use aicr_api::{Api, ApiError, Config, ConfigError, MAX_BODY_BYTES, RequestContext};
 use std::cell::OnceCell;
 use wasm_bindgen::prelude::*;
 use worker::{Date, Env, console_error};

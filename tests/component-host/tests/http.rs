@@ -4,7 +4,7 @@
 //! body framing check; a request the adapter cannot represent is the API's JSON 400, and a
 //! header the host refuses is a JSON 500 reported on stderr, never some other answer.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use aicr_component_host::{Host, Served};
 use http::{HeaderName, Method, Request, Response, StatusCode, header};
 

@@ -4,7 +4,7 @@
 //! the `wasi:http` export must answer the same input with the same recipe, byte for byte,
 //! or fail on the same value.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 use aicr_component_host::{Host, wit};
 use aicr_recipe::{Accelerator, Criteria, Intent, Os, Platform, Service};
 

@@ -1,7 +1,7 @@
 //! Shared by the worker's test files: a request answered in-process by the API crate, the
 //! reference the worker's answers (and the OpenAPI document) are held to.
 
-use aicr_api::{Api, Config, Handler, RequestContext};
+use aicr_api::{Api, Config, RequestContext};
 
 pub fn in_process(
     method: &str,

@@ -1,0 +1,219 @@
+//! Response compression (br, gzip) chosen by `Accept-Encoding`, for hosts whose platform
+//! does not compress (the edge does, so the worker leaves this layer out rather than
+//! compress twice).
+//!
+//! Ours rather than tower-http's `CompressionLayer`: that one streams through tokio's
+//! `AsyncRead` (pulling tokio into wasm builds that have no use for it), while every body
+//! here is already a complete buffer; flate2 is linked anyway for bundles.
+//!
+//! Only bodies of at least [`MIN_BYTES`] with a textual type (JSON, YAML, text) are
+//! compressed; zips and small answers go as they are. A compressed answer's strong ETag
+//! becomes weak (the bytes differ per coding, the meaning does not; RFC 9110 §8.8.1), so
+//! `If-None-Match` keeps working: it compares weakly.
+
+use crate::{BoxFuture, MaybeSend};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::io::Write;
+use std::task::{Context, Poll};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// Smallest body worth compressing.
+pub const MIN_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Brotli,
+    Gzip,
+}
+
+impl Coding {
+    fn token(self) -> &'static str {
+        match self {
+            Coding::Brotli => "br",
+            Coding::Gzip => "gzip",
+        }
+    }
+}
+
+/// The coding to use for `Accept-Encoding`: br over gzip at equal preference, none when
+/// neither is acceptable (q=0 refuses; `*` stands for codings not named).
+fn choose(accept: &str) -> Option<Coding> {
+    let mut br = None;
+    let mut gzip = None;
+    let mut star = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").map(str::trim))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match name.as_str() {
+            "br" => br = Some(q),
+            "gzip" | "x-gzip" => gzip = Some(q),
+            "*" => star = Some(q),
+            _ => {}
+        }
+    }
+    let br = br.or(star).unwrap_or(0.0);
+    let gzip = gzip.or(star).unwrap_or(0.0);
+    match (br > 0.0, gzip > 0.0) {
+        (true, _) if br >= gzip => Some(Coding::Brotli),
+        (_, true) => Some(Coding::Gzip),
+        (true, false) => Some(Coding::Brotli),
+        (false, false) => None,
+    }
+}
+
+fn compressible(response: &Response<Vec<u8>>) -> bool {
+    let textual = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            let t = t.to_ascii_lowercase();
+            t.starts_with("text/") || t.contains("json") || t.contains("yaml")
+        });
+    textual
+        && response.body().len() >= MIN_BYTES
+        && !response.headers().contains_key(header::CONTENT_ENCODING)
+}
+
+fn encode(coding: Coding, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    match coding {
+        Coding::Gzip => {
+            let mut out = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::new(6),
+            );
+            out.write_all(body)?;
+            out.finish()
+        }
+        Coding::Brotli => {
+            let mut out = Vec::with_capacity(body.len() / 4);
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 5,
+                lgwin: 20,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &body[..], &mut out, &params)?;
+            Ok(out)
+        }
+    }
+}
+
+/// A strong `ETag` made weak; weak ones stay.
+fn weaken(response: &mut Response<Vec<u8>>) {
+    let weak = response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.starts_with("W/"))
+        .and_then(|t| HeaderValue::from_str(&format!("W/{t}")).ok());
+    if let Some(weak) = weak {
+        response.headers_mut().insert(header::ETAG, weak);
+    }
+}
+
+fn add_vary(response: &mut Response<Vec<u8>>) {
+    let has = response
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("accept-encoding"))
+        });
+    if !has {
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+}
+
+/// Compresses answers per `Accept-Encoding`.
+#[derive(Clone, Copy, Default)]
+pub struct CompressionLayer;
+
+impl<S> Layer<S> for CompressionLayer {
+    type Service = Compression<S>;
+    fn layer(&self, inner: S) -> Compression<S> {
+        Compression { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Compression<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Vec<u8>>> for Compression<S>
+where
+    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>,
+    S::Future: MaybeSend + 'static,
+{
+    type Response = Response<Vec<u8>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+        let coding = request
+            .headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .and_then(choose);
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            let Some(coding) = coding else {
+                return Ok(response);
+            };
+            if response.status() == StatusCode::NOT_MODIFIED {
+                // The client holds the coded representation it was sent: name it so.
+                weaken(&mut response);
+                add_vary(&mut response);
+                return Ok(response);
+            }
+            if !compressible(&response) {
+                return Ok(response);
+            }
+            // Encoding into memory cannot fail short of allocation; if it ever does, the
+            // identity body is still a correct answer.
+            if let Ok(coded) = encode(coding, response.body()) {
+                *response.body_mut() = coded;
+                response.headers_mut().insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(coding.token()),
+                );
+                response.headers_mut().remove(header::CONTENT_LENGTH);
+                weaken(&mut response);
+                add_vary(&mut response);
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_is_read_with_weights() {
+        assert_eq!(choose("gzip, deflate, br"), Some(Coding::Brotli));
+        assert_eq!(choose("gzip"), Some(Coding::Gzip));
+        assert_eq!(choose("br;q=0, gzip"), Some(Coding::Gzip));
+        assert_eq!(choose("br;q=0.5, gzip;q=0.8"), Some(Coding::Gzip));
+        assert_eq!(choose("identity"), None);
+        assert_eq!(choose("*"), Some(Coding::Brotli));
+        assert_eq!(choose("*;q=0, gzip;q=0"), None);
+    }
+}

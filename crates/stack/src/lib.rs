@@ -1,0 +1,231 @@
+//! # aicr-stack — one HTTP stack for every host
+//!
+//! The edge worker, the wasi:http component and the native server answer through this
+//! one stack, assembled in [`Stack::new`]: the pure [`aicr_api::Api`] is the innermost
+//! tower `Service`, and every cross-cutting policy is a tower `Layer` around it. A host
+//! adapts its request type to `http::Request<Vec<u8>>`, puts in what only it has (the
+//! clock and randomness as [`aicr_api::RequestContext`], the peer as [`Connection`]), and
+//! supplies a [`RateLimitBackend`] that fits its lifetime model. No host repeats a policy.
+//!
+//! Outermost first:
+//!
+//! | layer | what | from |
+//! |---|---|---|
+//! | security headers | `nosniff`, `Referrer-Policy`, `X-Frame-Options`, a `Content-Security-Policy` for API answers, HSTS where the host serves TLS | tower-http `SetResponseHeaderLayer` |
+//! | compression | br / gzip by `Accept-Encoding`, ≥ 1 KiB textual bodies, hosts without platform compression | ours ([`compress`]: buffered bodies, no tokio) |
+//! | CORS | origin allowlist, preflight 204, `Vary: Origin`, no credentials | tower-http `CorsLayer`, wrapped ([`cors`]) |
+//! | authentication | API keys (HMAC-stored), signed requests, replay guard, tenant routes and origins | tower-http `AsyncRequireAuthorizationLayer` with our decision ([`auth`]) |
+//! | rate limits | per tenant, else per trusted client address; 429 with `Retry-After`, `RateLimit-*` | ours ([`limit`]), counts in governor's GCRA or the edge's binding |
+//! | API | routes, validation, ETags, errors | `aicr-api` |
+//!
+//! Timers (timeouts, request tracing) need a clock the wasm hosts do not share with tokio;
+//! they belong to the native server, which adds them outside this stack.
+
+pub mod auth;
+pub mod client;
+#[cfg(feature = "compression")]
+pub mod compress;
+pub mod cors;
+pub mod keys;
+pub mod limit;
+pub mod policy;
+
+pub use auth::Principal;
+pub use client::Connection;
+#[cfg(feature = "gcra")]
+pub use limit::Gcra;
+pub use limit::{Decision, RateLimitBackend};
+pub use policy::{Limit, Policy, Tenant};
+
+use aicr_api::{Api, ApiError, RequestContext};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tower::ServiceBuilder;
+use tower::util::option_layer;
+use tower_http::auth::AsyncRequireAuthorizationLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_service::Service;
+
+/// A future the host can await: `Send` on native hosts (a multi-threaded runtime moves
+/// it between threads), not on wasm, where the edge's platform futures are not.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A future the host can await (wasm: single-threaded, platform futures are not `Send`).
+#[cfg(target_arch = "wasm32")]
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// `Send` where [`BoxFuture`] must be, nothing on wasm.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send> MaybeSend for T {}
+/// `Send` where [`BoxFuture`] must be, nothing on wasm.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSend for T {}
+
+/// What differs between hosts in how the stack is assembled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostOptions {
+    /// Send `Strict-Transport-Security`: the host is only reached over TLS (the edge; a
+    /// server with TLS or behind a TLS ingress).
+    pub hsts: bool,
+    /// Compress answers (hosts whose platform does not).
+    pub compress: bool,
+}
+
+/// The `Content-Security-Policy` of API answers: JSON, YAML and zips render nothing.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+/// The `Content-Security-Policy` of the explorer page: its own scripts, styles and wasm,
+/// nothing from anywhere else (hosts that serve the page send it).
+pub const EXPLORER_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+/// HSTS value: two years, subdomains included.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// The request's context as the host set it (the default if it did not).
+pub(crate) fn request_context<B>(request: &Request<B>) -> RequestContext {
+    request
+        .extensions()
+        .get::<RequestContext>()
+        .copied()
+        .unwrap_or_default()
+}
+
+/// A layer's refusal as the API would answer it: same body shape, request id and headers.
+pub(crate) fn error_response(request: &Request<Vec<u8>>, error: ApiError) -> Response<Vec<u8>> {
+    let ctx = request_context(request);
+    error.to_response(&aicr_api::request_id(request, &ctx), &ctx)
+}
+
+/// The assembled stack's entry point, shareable between threads where hosts have them.
+#[cfg(not(target_arch = "wasm32"))]
+type Entry = dyn Fn(Request<Vec<u8>>) -> BoxFuture<Response<Vec<u8>>> + Send + Sync;
+/// The assembled stack's entry point (wasm: one thread).
+#[cfg(target_arch = "wasm32")]
+type Entry = dyn Fn(Request<Vec<u8>>) -> BoxFuture<Response<Vec<u8>>>;
+
+/// `Sync` where the stack is shared between threads, nothing on wasm.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSync: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync> MaybeSync for T {}
+/// `Sync` where the stack is shared between threads, nothing on wasm.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSync for T {}
+
+/// The assembled stack. Cheap to clone (shared state behind `Arc`s); call it per request.
+#[derive(Clone)]
+pub struct Stack {
+    call: Arc<Entry>,
+}
+
+impl Stack {
+    /// Assembles the layers around `api`. `limiter` keeps rate-limit counts (`None`: the
+    /// host cannot keep them, and no limit is applied; say so in the host's docs).
+    pub fn new<B: RateLimitBackend + MaybeSync>(
+        api: Api<'static>,
+        policy: Policy,
+        limiter: Option<B>,
+        options: HostOptions,
+    ) -> Stack {
+        let policy = Arc::new(policy);
+        let authorize = auth::Authorize {
+            policy: policy.clone(),
+            seen: Arc::new(Mutex::new(Default::default())),
+        };
+        let header = |name: HeaderName, value: &'static str| {
+            SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+        };
+        #[cfg(feature = "compression")]
+        let compression = option_layer(options.compress.then_some(compress::CompressionLayer));
+        #[cfg(not(feature = "compression"))]
+        let compression = {
+            assert!(
+                !options.compress,
+                "aicr-stack was built without its compression feature"
+            );
+            tower_layer::Identity::new()
+        };
+        let service = ServiceBuilder::new()
+            .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(header(header::REFERRER_POLICY, "no-referrer"))
+            .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(header(header::CONTENT_SECURITY_POLICY, API_CSP))
+            .layer(option_layer(
+                options
+                    .hsts
+                    .then(|| header(header::STRICT_TRANSPORT_SECURITY, HSTS)),
+            ))
+            .layer(compression)
+            .layer(cors::CorsLayer::new(policy.clone()))
+            .layer(AsyncRequireAuthorizationLayer::new(authorize))
+            .layer(option_layer(
+                limiter.map(|b| limit::RateLimitLayer::new(policy.clone(), b)),
+            ))
+            .service(api);
+        Stack {
+            call: Arc::new(move |request| {
+                let mut service = service.clone();
+                Box::pin(async move {
+                    match tower::ServiceExt::ready(&mut service).await {
+                        Ok(ready) => match ready.call(request).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        },
+                        Err(never) => match never {},
+                    }
+                })
+            }),
+        }
+    }
+
+    /// Answers one request. The host sets `ctx` (clock, randomness) and `connection`.
+    pub fn answer(
+        &self,
+        mut request: Request<Vec<u8>>,
+        ctx: RequestContext,
+        connection: Connection,
+    ) -> BoxFuture<Response<Vec<u8>>> {
+        request.extensions_mut().insert(ctx);
+        request.extensions_mut().insert(connection);
+        (self.call)(request)
+    }
+}
+
+/// The stack is itself a tower `Service` (for hosts built on tower, such as hyper via
+/// hyper-util); the request's extensions must already hold its context and connection.
+impl Service<Request<Vec<u8>>> for Stack {
+    type Response = Response<Vec<u8>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+        let answer = (self.call)(request);
+        Box::pin(async move { Ok(answer.await) })
+    }
+}
+
+/// The answer of `future` if it is already complete, for hosts that answer synchronously
+/// when every layer did (the edge worker, the wasi:http component): the first poll is
+/// the only one when no layer waits for the platform.
+pub fn now_or_later<T>(mut future: BoxFuture<T>) -> Result<T, BoxFuture<T>> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(value) => Ok(value),
+        Poll::Pending => Err(future),
+    }
+}
