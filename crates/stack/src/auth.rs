@@ -98,7 +98,9 @@ fn presented_key(request: &Request<Vec<u8>>) -> Result<Option<&str>, Refusal> {
         Some(value) => {
             let text = value.to_str().ok().and_then(|v| {
                 let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then_some(token.trim())
             });
             Some(text.ok_or_else(|| {
                 unauthorized(
@@ -111,7 +113,10 @@ fn presented_key(request: &Request<Vec<u8>>) -> Result<Option<&str>, Refusal> {
     let header = match request.headers().get("x-api-key") {
         None => None,
         Some(v) => Some(v.to_str().map(str::trim).map_err(|_| {
-            unauthorized("The X-API-Key header is not a valid key", Some("invalid_token"))
+            unauthorized(
+                "The X-API-Key header is not a valid key",
+                Some("invalid_token"),
+            )
         })?),
     };
     match (bearer, header) {
@@ -162,10 +167,12 @@ impl Authorize {
             let allowed = self.policy.cors_origins.allows(origin)
                 || tenant.cors_origins.iter().any(|o| o == origin);
             if !allowed {
-                return Err(forbidden("This API key's tenant may not be used from this origin")
-                    .detail("tenant", tenant.name.as_str())
-                    .detail("origin", aicr_api::truncate(origin))
-                    .into());
+                return Err(
+                    forbidden("This API key's tenant may not be used from this origin")
+                        .detail("tenant", tenant.name.as_str())
+                        .detail("origin", aicr_api::truncate(origin))
+                        .into(),
+                );
             }
         }
         Ok(Some(tenant))

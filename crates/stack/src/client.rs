@@ -57,8 +57,8 @@ mod tests {
     use super::*;
 
     fn ip(request_peer: &str, xff: &[&str], trusted: &str) -> Option<IpAddr> {
-        let policy = Policy::from_vars(|k| (k == "AICR_TRUSTED_PROXIES").then(|| trusted.into()))
-            .unwrap();
+        let policy =
+            Policy::from_vars(|k| (k == "AICR_TRUSTED_PROXIES").then(|| trusted.into())).unwrap();
         let mut builder = Request::builder();
         for h in xff {
             builder = builder.header("x-forwarded-for", *h);
@@ -74,9 +74,15 @@ mod tests {
     fn forwarded_addresses_count_only_from_trusted_proxies() {
         let addr = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         // An untrusted peer's header is ignored, whatever it says.
-        assert_eq!(ip("203.0.113.9", &["1.2.3.4"], "10.0.0.0/8"), addr("203.0.113.9"));
+        assert_eq!(
+            ip("203.0.113.9", &["1.2.3.4"], "10.0.0.0/8"),
+            addr("203.0.113.9")
+        );
         // Through one trusted proxy: the address it appended.
-        assert_eq!(ip("10.0.0.2", &["198.51.100.7"], "10.0.0.0/8"), addr("198.51.100.7"));
+        assert_eq!(
+            ip("10.0.0.2", &["198.51.100.7"], "10.0.0.0/8"),
+            addr("198.51.100.7")
+        );
         // A client prepending a forged hop does not change the key.
         assert_eq!(
             ip("10.0.0.2", &["1.2.3.4, 198.51.100.7"], "10.0.0.0/8"),
@@ -88,6 +94,9 @@ mod tests {
             addr("198.51.100.7")
         );
         // Garbage in the header: the peer.
-        assert_eq!(ip("10.0.0.2", &["nonsense"], "10.0.0.0/8"), addr("10.0.0.2"));
+        assert_eq!(
+            ip("10.0.0.2", &["nonsense"], "10.0.0.0/8"),
+            addr("10.0.0.2")
+        );
     }
 }

@@ -191,8 +191,8 @@ mod gcra {
                 .entry(limit)
                 .or_insert_with(|| {
                     let burst = NonZeroU32::new(limit.requests).unwrap_or(NonZeroU32::MIN);
-                    let period = Duration::from_secs(u64::from(limit.period_secs))
-                        / limit.requests.max(1);
+                    let period =
+                        Duration::from_secs(u64::from(limit.period_secs)) / limit.requests.max(1);
                     let quota = Quota::with_period(period)
                         .unwrap_or_else(|| Quota::per_second(burst))
                         .allow_burst(burst);

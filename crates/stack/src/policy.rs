@@ -29,8 +29,7 @@ pub struct Limit {
 }
 
 impl Limit {
-    const EXPECTED: &'static str =
-        "<requests>/<period>: a whole number ≥ 1, then s, m, h or a number of seconds and s (e.g. 600/m, 100/10s)";
+    const EXPECTED: &'static str = "<requests>/<period>: a whole number ≥ 1, then s, m, h or a number of seconds and s (e.g. 600/m, 100/10s)";
 
     pub fn parse(text: &str) -> Result<Limit, &'static str> {
         let (requests, period) = text.trim().split_once('/').ok_or(Limit::EXPECTED)?;
@@ -362,17 +361,18 @@ impl Policy {
                 .rate_limit
                 .map(|l| Limit::parse(&l).map_err(|e| invalid(&at("rateLimit"), l.clone(), e)))
                 .transpose()?;
-            let cors_origins = match Origins::parse(&at("corsOrigins"), &entry.cors_origins.join(","))? {
-                Origins::List(list) => list,
-                Origins::None => Vec::new(),
-                Origins::Any => {
-                    return Err(invalid(
-                        &at("corsOrigins"),
-                        "*",
-                        "the tenant's own origins (any origin is AICR_CORS_ORIGINS=*)",
-                    ));
-                }
-            };
+            let cors_origins =
+                match Origins::parse(&at("corsOrigins"), &entry.cors_origins.join(","))? {
+                    Origins::List(list) => list,
+                    Origins::None => Vec::new(),
+                    Origins::Any => {
+                        return Err(invalid(
+                            &at("corsOrigins"),
+                            "*",
+                            "the tenant's own origins (any origin is AICR_CORS_ORIGINS=*)",
+                        ));
+                    }
+                };
             let allowlists = entry
                 .allowed
                 .map(|a| {
@@ -420,7 +420,8 @@ impl Policy {
 
     /// Whether any configuration could let a browser on another origin read answers.
     pub fn any_cors_origin(&self) -> bool {
-        self.cors_origins != Origins::None || self.tenants.iter().any(|t| !t.cors_origins.is_empty())
+        self.cors_origins != Origins::None
+            || self.tenants.iter().any(|t| !t.cors_origins.is_empty())
     }
 
     /// Whether a preflight from `origin` may be answered (before any key is seen): the
@@ -509,7 +510,10 @@ mod tests {
     fn proxies_origins_and_routes_are_checked() {
         let p = policy(&[
             ("AICR_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
-            ("AICR_CORS_ORIGINS", "https://a.example,http://localhost:3000"),
+            (
+                "AICR_CORS_ORIGINS",
+                "https://a.example,http://localhost:3000",
+            ),
             ("AICR_PROTECTED_ROUTES", "/v1/bundle"),
         ])
         .unwrap();
