@@ -256,7 +256,7 @@ impl Catalog {
                     .chain(
                         self.merge_order(&criteria)
                             .into_iter()
-                            .map(|i| self.parts.overlays[i].name.as_str()),
+                            .map(|step| self.parts.overlays[step.overlay].name.as_str()),
                     )
                     .collect();
                 errors.push(CatalogError::new(

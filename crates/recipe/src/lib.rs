@@ -3,7 +3,8 @@
 //! Criteria in, version-locked recipe out, with the semantics of upstream NVIDIA AICR
 //! v0.11.1: asymmetric wildcard matching, overlay chains via `spec.base`, field-wise
 //! component merge, registry defaults, lexicographically smallest deployment order,
-//! values hydration and the `/v1/query` selector.
+//! values hydration and the `/v1/query` selector; and, for `/v2`, per-field provenance
+//! (which overlay set what) and JSON Pointer selection.
 //!
 //! Pure by design: no I/O, no clock, no randomness, no globals. The same inputs give the
 //! same bytes on native, `wasm32-unknown-unknown` and `wasm32-wasip2`, so every host
@@ -22,6 +23,8 @@ pub mod criteria;
 mod index;
 pub mod model;
 pub mod output;
+pub mod pointer;
+pub mod provenance;
 pub mod query;
 pub mod resolve;
 pub mod values;
@@ -32,5 +35,7 @@ pub use criteria::{
 };
 pub use model::{ComponentRef, Constraint, Phase, RegistryEntry, Spec, Validation};
 pub use output::{API_VERSION, CriteriaDoc, ENGINE_VERSION, RECIPE_KIND};
+pub use pointer::{Pointer, PointerError, SelectError, Unresolved};
+pub use provenance::{Provenance, WithProvenance};
 pub use query::QueryError;
 pub use resolve::{Recipe, ResolveError, ResolvedComponent};

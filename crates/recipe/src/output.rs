@@ -130,9 +130,11 @@ impl Serialize for ValidationDoc<'_, '_> {
     }
 }
 
-impl Serialize for Recipe<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
+impl Recipe<'_> {
+    /// The document's members, in upstream's order, into a map being serialised (so a
+    /// document that extends this one, such as [`crate::provenance::WithProvenance`],
+    /// starts with exactly these bytes' members).
+    pub(crate) fn serialize_entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         m.serialize_entry("kind", RECIPE_KIND)?;
         m.serialize_entry("apiVersion", API_VERSION)?;
         m.serialize_entry("metadata", &Metadata(&self.applied_overlays))?;
@@ -145,6 +147,14 @@ impl Serialize for Recipe<'_> {
         if !self.validation.is_empty() {
             m.serialize_entry("validation", &ValidationDoc(self))?;
         }
+        Ok(())
+    }
+}
+
+impl Serialize for Recipe<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        self.serialize_entries(&mut m)?;
         m.end()
     }
 }

@@ -8,6 +8,7 @@
 use crate::catalog::Catalog;
 use crate::criteria::Criteria;
 use crate::model::{ComponentRef, Constraint, ExpectedResource, Phase, Spec};
+use crate::provenance::RefField;
 use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,6 +18,27 @@ use std::fmt;
 pub const BASE: &str = "base";
 /// The `version_from` of a field filled in from the component registry.
 pub const REGISTRY: &str = "registry";
+
+/// What the merge reports as it sets fields, for per-field provenance
+/// ([`crate::provenance`]). Every method defaults to doing nothing, and `()` is the
+/// observer [`Catalog::resolve`] passes: the calls compile away, so a plain resolve pays
+/// nothing for provenance.
+pub(crate) trait Observer<'c> {
+    /// `overlay` gave component `id` a value for `field`.
+    fn field(&mut self, _id: u16, _field: RefField, _overlay: &'c str) {}
+    /// `overlay` set top-level override `key` of component `id`.
+    fn override_key(&mut self, _id: u16, _key: &'c str, _overlay: &'c str) {}
+    /// `overlay` added `file` to component `id`'s `manifestFiles` (first listing only).
+    fn manifest_file(&mut self, _id: u16, _file: &'c str, _overlay: &'c str) {}
+    /// The registry entry's `key` filled `field` of component `id`.
+    fn registry(&mut self, _id: u16, _field: RefField, _key: &'static str) {}
+    /// `overlay` set constraint `name` (the whole entry).
+    fn constraint(&mut self, _name: &'c str, _overlay: &'c str) {}
+    /// `overlay` set validation phase `phase` (the whole phase).
+    fn phase(&mut self, _phase: &'static str, _overlay: &'c str) {}
+}
+
+impl Observer<'_> for () {}
 
 /// A constraint in a recipe and the overlay that set it (provenance).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,26 +95,41 @@ impl<'c> ResolvedComponent<'c> {
             .any(|(k, v)| *k == "enabled" && **v == Value::Bool(false))
     }
 
-    fn merge(&mut self, r: &'c ComponentRef, dependency_ids: &'c [u16], overlay: &'c str) {
-        fn set<'c>(slot: &mut &'c str, incoming: &'c str) -> bool {
+    fn merge<O: Observer<'c>>(
+        &mut self,
+        r: &'c ComponentRef,
+        dependency_ids: &'c [u16],
+        overlay: &'c str,
+        observer: &mut O,
+    ) {
+        let id = self.id;
+        let mut set = |slot: &mut &'c str, incoming: &'c str, field: RefField| {
             let set = !incoming.is_empty();
             if set {
                 *slot = incoming;
+                observer.field(id, field, overlay);
             }
             set
-        }
-        set(&mut self.namespace, &r.namespace);
-        set(&mut self.chart, &r.chart);
-        set(&mut self.kind, &r.kind);
-        set(&mut self.source, &r.source);
-        if set(&mut self.version, &r.version) {
+        };
+        set(&mut self.namespace, &r.namespace, RefField::Namespace);
+        set(&mut self.chart, &r.chart, RefField::Chart);
+        set(&mut self.kind, &r.kind, RefField::Type);
+        set(&mut self.source, &r.source, RefField::Source);
+        if set(&mut self.version, &r.version, RefField::Version) {
             self.version_from = overlay;
         }
-        set(&mut self.tag, &r.tag);
-        set(&mut self.values_file, &r.values_file);
-        set(&mut self.path, &r.path);
-        set(&mut self.health_check_asserts, &r.health_check_asserts);
-        self.cleanup |= r.cleanup;
+        set(&mut self.tag, &r.tag, RefField::Tag);
+        set(&mut self.values_file, &r.values_file, RefField::ValuesFile);
+        set(&mut self.path, &r.path, RefField::Path);
+        set(
+            &mut self.health_check_asserts,
+            &r.health_check_asserts,
+            RefField::HealthCheckAsserts,
+        );
+        if r.cleanup {
+            self.cleanup = true;
+            observer.field(id, RefField::Cleanup, overlay);
+        }
         for (key, value) in &r.overrides {
             match self
                 .overrides
@@ -101,58 +138,103 @@ impl<'c> ResolvedComponent<'c> {
                 Ok(i) => self.overrides[i].1 = value,
                 Err(i) => self.overrides.insert(i, (key.as_str(), value)),
             }
+            observer.override_key(id, key, overlay);
         }
         if !r.patches.is_empty() {
             self.patches = &r.patches;
+            observer.field(id, RefField::Patches, overlay);
         }
         if !r.dependency_refs.is_empty() {
             self.dependency_refs = &r.dependency_refs;
             self.dependency_ids = dependency_ids;
+            observer.field(id, RefField::DependencyRefs, overlay);
         }
         if !r.expected_resources.is_empty() {
             self.expected_resources = &r.expected_resources;
+            observer.field(id, RefField::ExpectedResources, overlay);
         }
         for file in &r.manifest_files {
             if !self.manifest_files.contains(&file.as_str()) {
                 self.manifest_files.push(file);
+                observer.manifest_file(id, file, overlay);
             }
         }
         self.touched_by.push(overlay);
     }
 
-    fn apply_registry_defaults(&mut self, catalog: &'c Catalog) {
+    fn apply_registry_defaults<O: Observer<'c>>(&mut self, catalog: &'c Catalog, observer: &mut O) {
         let Some(entry) =
             catalog.index.registry[usize::from(self.id)].map(|i| &catalog.parts.registry[i])
         else {
             return;
         };
+        let id = self.id;
         if self.kind.is_empty() {
             self.kind = entry.default_kind();
+            // Kustomize exactly when the entry names a Kustomize source, else Helm.
+            observer.registry(id, RefField::Type, "kustomize.defaultSource");
         }
-        fn fill<'c>(slot: &mut &'c str, default: &'c str) -> bool {
-            let fill = slot.is_empty() && !default.is_empty();
-            if fill {
-                *slot = default;
-            }
-            fill
-        }
+        let mut fill =
+            |slot: &mut &'c str, default: &'c str, field: RefField, key: &'static str| {
+                let fill = slot.is_empty() && !default.is_empty();
+                if fill {
+                    *slot = default;
+                    observer.registry(id, field, key);
+                }
+                fill
+            };
         match self.kind {
             "Helm" => {
                 if let Some(helm) = &entry.helm {
-                    fill(&mut self.source, &helm.default_repository);
-                    if fill(&mut self.version, &helm.default_version) {
+                    fill(
+                        &mut self.source,
+                        &helm.default_repository,
+                        RefField::Source,
+                        "helm.defaultRepository",
+                    );
+                    if fill(
+                        &mut self.version,
+                        &helm.default_version,
+                        RefField::Version,
+                        "helm.defaultVersion",
+                    ) {
                         self.version_from = REGISTRY;
                     }
-                    fill(&mut self.namespace, &helm.default_namespace);
+                    fill(
+                        &mut self.namespace,
+                        &helm.default_namespace,
+                        RefField::Namespace,
+                        "helm.defaultNamespace",
+                    );
                     let chart = helm.default_chart.as_str();
-                    fill(&mut self.chart, chart.rsplit('/').next().unwrap_or(chart));
+                    fill(
+                        &mut self.chart,
+                        chart.rsplit('/').next().unwrap_or(chart),
+                        RefField::Chart,
+                        "helm.defaultChart",
+                    );
                 }
             }
             "Kustomize" => {
                 if let Some(k) = &entry.kustomize {
-                    fill(&mut self.source, &k.default_source);
-                    fill(&mut self.tag, &k.default_tag);
-                    fill(&mut self.path, &k.default_path);
+                    fill(
+                        &mut self.source,
+                        &k.default_source,
+                        RefField::Source,
+                        "kustomize.defaultSource",
+                    );
+                    fill(
+                        &mut self.tag,
+                        &k.default_tag,
+                        RefField::Tag,
+                        "kustomize.defaultTag",
+                    );
+                    fill(
+                        &mut self.path,
+                        &k.default_path,
+                        RefField::Path,
+                        "kustomize.defaultPath",
+                    );
                 }
             }
             _ => {}
@@ -226,6 +308,14 @@ impl fmt::Display for ResolveError {
 
 impl std::error::Error for ResolveError {}
 
+/// One overlay merged for a query: its index, and the index of the matching overlay whose
+/// inheritance chain brought it in (itself when it was merged as a match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MergeStep {
+    pub overlay: usize,
+    pub selected: usize,
+}
+
 struct Working<'c> {
     catalog: &'c Catalog,
     constraints: Vec<ResolvedConstraint<'c>>,
@@ -236,8 +326,15 @@ struct Working<'c> {
 
 impl<'c> Working<'c> {
     /// Merges spec number `spec_index` (0 = base, `i + 1` = overlay `i`).
-    fn merge(&mut self, spec: &'c Spec, spec_index: usize, overlay: &'c str) {
+    fn merge<O: Observer<'c>>(
+        &mut self,
+        spec: &'c Spec,
+        spec_index: usize,
+        overlay: &'c str,
+        observer: &mut O,
+    ) {
         for c in &spec.constraints {
+            observer.constraint(&c.name, overlay);
             let entry = ResolvedConstraint {
                 constraint: c,
                 set_by: overlay,
@@ -260,12 +357,13 @@ impl<'c> Working<'c> {
                 id,
                 ..Default::default()
             });
-            component.merge(r, dep_ids, overlay);
+            component.merge(r, dep_ids, overlay, observer);
         }
         if let Some(v) = &spec.validation {
-            for (slot, (_, phase)) in self.validation.iter_mut().zip(v.phases()) {
+            for (slot, (name, phase)) in self.validation.iter_mut().zip(v.phases()) {
                 if let Some(phase) = phase {
                     *slot = Some((phase, overlay));
+                    observer.phase(name, overlay);
                 }
             }
         }
@@ -293,14 +391,17 @@ impl Catalog {
 
     /// The overlays a query merges after `base`, in merge order: each matching overlay's
     /// inheritance chain (root first), every overlay once.
-    pub(crate) fn merge_order(&self, criteria: &Criteria) -> Vec<usize> {
+    pub(crate) fn merge_order(&self, criteria: &Criteria) -> Vec<MergeStep> {
         let mut applied = vec![false; self.parts.overlays.len()];
         let mut order = Vec::new();
         for selected in self.matching_overlays(criteria) {
             for &member in &self.chains[selected] {
                 if !applied[member] {
                     applied[member] = true;
-                    order.push(member);
+                    order.push(MergeStep {
+                        overlay: member,
+                        selected,
+                    });
                 }
             }
         }
@@ -309,6 +410,15 @@ impl Catalog {
 
     /// Builds the recipe for normalised criteria.
     pub fn resolve(&self, criteria: &Criteria) -> Result<Recipe<'_>, ResolveError> {
+        self.resolve_observed(criteria, &mut ())
+    }
+
+    /// [`Catalog::resolve`], reporting every field the merge sets to `observer`.
+    pub(crate) fn resolve_observed<'c, O: Observer<'c>>(
+        &'c self,
+        criteria: &Criteria,
+        observer: &mut O,
+    ) -> Result<Recipe<'c>, ResolveError> {
         let overlays = &self.parts.overlays;
         let mut applied_overlays = vec![BASE];
         let mut working = Working {
@@ -317,11 +427,11 @@ impl Catalog {
             components: vec![None; self.index.names.len()],
             validation: [None; 4],
         };
-        working.merge(&self.parts.base, 0, BASE);
-        for member in self.merge_order(criteria) {
-            let overlay = &overlays[member];
+        working.merge(&self.parts.base, 0, BASE, observer);
+        for step in self.merge_order(criteria) {
+            let overlay = &overlays[step.overlay];
             applied_overlays.push(&overlay.name);
-            working.merge(&overlay.spec, member + 1, &overlay.name);
+            working.merge(&overlay.spec, step.overlay + 1, &overlay.name, observer);
         }
         let Working {
             constraints,
@@ -338,7 +448,7 @@ impl Catalog {
         check_dependencies(&components, &position)?;
         let deployment_order = deployment_order(&components, &position);
         for c in &mut components {
-            c.apply_registry_defaults(self);
+            c.apply_registry_defaults(self, observer);
         }
         let names = ["readiness", "deployment", "performance", "conformance"];
         let validation = names
