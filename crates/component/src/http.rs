@@ -29,12 +29,11 @@ use crate::wasi::http::types::{
     ResponseOutparam,
 };
 use crate::wasi::io::streams::StreamError;
-use aicr_api::{
-    Api, ApiError, Config, ConfigError, ErrorCode, MAX_BODY_BYTES, RequestContext,
-};
+use aicr_api::{Api, ApiError, Config, ConfigError, ErrorCode, MAX_BODY_BYTES, RequestContext};
+use aicr_stack::{Connection, Gcra, HostOptions, Policy, Stack};
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+use std::cell::OnceCell;
 use std::io::Write;
-use std::sync::OnceLock;
 
 /// Largest chunk `blocking-write-and-flush` accepts (wasi:io guarantees 4096).
 const WRITE_CHUNK: usize = 4096;
@@ -42,16 +41,38 @@ const WRITE_CHUNK: usize = 4096;
 /// The header the API names every answer's request id in.
 const REQUEST_ID: &str = "x-request-id";
 
-/// The API over the embedded catalog, configured once from the component's environment
-/// (`AICR_ALLOWED_*`, `AICR_CACHE_MAX_AGE`; `wasmtime serve --env`). A value it cannot use
-/// makes every request a 500 naming the variable, as the edge worker answers.
-fn api() -> Result<&'static Api<'static>, &'static ConfigError> {
-    static API: OnceLock<Result<Api<'static>, ConfigError>> = OnceLock::new();
-    API.get_or_init(|| {
-        Config::from_vars(|name| std::env::var(name).ok())
-            .map(|config| Api::new(crate::resolver::catalog(), config))
+/// The stack over the API and the embedded catalog, configured once from the component's
+/// environment (`AICR_ALLOWED_*`, `AICR_CACHE_MAX_AGE`, the stack's `AICR_KEY_SECRET`,
+/// `AICR_TENANTS`, …; `wasmtime serve --env`). A value it cannot use makes every request
+/// a 500 naming the variable, as the edge worker answers.
+///
+/// Compression is on (wasi:http hosts do not compress). Rate-limit counts live in this
+/// instance's memory: they hold across requests on hosts that reuse an instance, but
+/// `wasmtime serve` makes one instance per request, where no count survives — limit in
+/// front of it (HAProxy, the native server). wasi:http 0.2 gives no peer address, so
+/// anonymous callers share one bucket here. `AICR_HSTS=on` adds HSTS behind a TLS proxy.
+fn stack() -> Result<Stack, ConfigError> {
+    thread_local! {
+        static STACK: OnceCell<Result<Stack, ConfigError>> = const { OnceCell::new() };
+    }
+    STACK.with(|stack| {
+        stack
+            .get_or_init(|| {
+                let var = |name: &str| std::env::var(name).ok();
+                let api = Api::new(crate::resolver::catalog(), Config::from_vars(var)?);
+                let options = HostOptions {
+                    hsts: var("AICR_HSTS").is_some_and(|v| v == "on"),
+                    compress: true,
+                };
+                Ok(Stack::new(
+                    api,
+                    Policy::from_vars(var)?,
+                    Some(Gcra::default()),
+                    options,
+                ))
+            })
+            .clone()
     })
-    .as_ref()
 }
 
 fn context() -> RequestContext {
@@ -262,10 +283,22 @@ fn send(
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let ctx = context();
-        let response = match (to_http(&request), api()) {
-            (Ok(request), Ok(api)) => api.handle(&request, &ctx),
+        let response = match (to_http(&request), stack()) {
+            (Ok(request), Ok(stack)) => {
+                match aicr_stack::now_or_later(stack.answer(request, ctx, Connection::default())) {
+                    Ok(response) => response,
+                    // Every layer on this host answers at once (no platform call to wait
+                    // for); an answer that would wait is this build's bug, not the client's.
+                    Err(_) => ApiError::new(
+                        ErrorCode::Internal,
+                        "An answer had to wait on a host that cannot",
+                    )
+                    .to_response(&ctx.fresh_request_id(), &ctx),
+                }
+            }
             (Err(e), _) => e.to_response(&ctx.fresh_request_id(), &ctx),
             (_, Err(e)) => {
+                let e = &e;
                 // Clients see the variable and what it accepts; the log gets the value too.
                 let id = ctx.fresh_request_id();
                 report(&id, &format!("invalid configuration: {e}"));
