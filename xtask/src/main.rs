@@ -9,6 +9,7 @@ mod catalog;
 mod component;
 mod conformance;
 mod install;
+mod key;
 mod load;
 mod native;
 mod serve;
@@ -33,6 +34,8 @@ commands:
   bench         [--only engine|explorer|http|component] [--aicrd PATH]
                 run the benchmarks and print one table (PATH: a user's upstream aicrd
                 binary, measured under the same load as our HTTP servers)
+  key           new --tenant NAME | list | revoke ID: mint API keys into a tenants document
+                (.aicr/tenants.json; only HMAC hashes are stored, the key is shown once)
   conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
                 replay recorded upstream cases in-process or against a live server
   serve         [--port N]  build, then run the API and the explorer in local workerd
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "conformance" => conformance::run(rest),
+        "key" => key::run(rest),
         "serve" => serve::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
