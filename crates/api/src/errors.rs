@@ -1,6 +1,12 @@
 //! The error body every failure answers with: `{code, message, details?, requestId,
-//! timestamp, retryable}` (upstream's shape), the status each code maps to, and the bounds
-//! on what of the client's input an error may repeat.
+//! timestamp, retryable}` (upstream's shape) on `/v1` and the other unversioned paths,
+//! RFC 9457 problem details (`application/problem+json`) under `/v2`; the status each code
+//! maps to; and the bounds on what of the client's input an error may repeat.
+//!
+//! Both shapes carry the same facts from one [`ApiError`], so a fault answers with the same
+//! status and the same details in either version: only the envelope differs. `/v1` keeps
+//! upstream's envelope byte for byte (clients of upstream parse it); `/v2` uses the
+//! standard one, which generic HTTP clients and gateways understand.
 //!
 //! Every client value an error echoes goes through [`truncate`] (a value on its own) or
 //! [`elide_quoted`] / [`parser_message`] (a message that quotes the value): an error body
@@ -55,6 +61,30 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorCode::RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 9457 problem type: [`PROBLEM_TYPE_BASE`] and the code in lower case with
+    /// dashes (`INVALID_REQUEST` is `…/problems/invalid-request`). An identifier to compare
+    /// as a string; the README's problem type table documents each.
+    pub fn problem_type(self) -> String {
+        let code = self.as_str().to_ascii_lowercase().replace('_', "-");
+        format!("{PROBLEM_TYPE_BASE}{code}")
+    }
+
+    /// The problem type's title: one short sentence, the same for every occurrence
+    /// (RFC 9457 §3.1.3); what is particular to one request goes in `detail`.
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "The request is not valid",
+            ErrorCode::Unauthorized => "Credentials are missing or not valid",
+            ErrorCode::Forbidden => "The credentials do not allow this request",
+            ErrorCode::NotFound => "Nothing exists at this location",
+            ErrorCode::MethodNotAllowed => "The route does not answer this method",
+            ErrorCode::PayloadTooLarge => "The request body is too large",
+            ErrorCode::PreconditionFailed => "A request precondition failed",
+            ErrorCode::RateLimitExceeded => "Too many requests",
+            ErrorCode::Internal => "The server failed to answer",
         }
     }
 
@@ -137,15 +167,104 @@ impl ApiError {
     /// `nosniff`). Hosts use it for failures of their own (unusable configuration, a
     /// request they cannot read) so those look like every other error.
     pub fn to_response(&self, request_id: &str, ctx: &RequestContext) -> http::Response<Vec<u8>> {
-        let mut bytes =
-            serde_json::to_vec(&self.body(request_id, &ctx.timestamp())).unwrap_or_default();
+        let body = self.body(request_id, &ctx.timestamp());
+        self.answer(&body, "application/json", request_id)
+    }
+
+    /// The answer to a request for `path`: [`ApiError::to_problem_response`] under `/v2`
+    /// ([`is_v2_path`]), [`ApiError::to_response`] everywhere else.
+    pub fn to_response_for(
+        &self,
+        path: &str,
+        request_id: &str,
+        ctx: &RequestContext,
+    ) -> http::Response<Vec<u8>> {
+        if is_v2_path(path) {
+            self.to_problem_response(request_id, ctx)
+        } else {
+            self.to_response(request_id, ctx)
+        }
+    }
+
+    /// [`ApiError::to_response`] with an RFC 9457 body ([`ApiError::problem`]) as
+    /// `application/problem+json` and `X-API-Version: v2`; status and other headers are
+    /// the same.
+    pub fn to_problem_response(
+        &self,
+        request_id: &str,
+        ctx: &RequestContext,
+    ) -> http::Response<Vec<u8>> {
+        let members = self.problem_members(request_id, &ctx.timestamp());
+        let mut response = self.answer(&Ordered(&members), PROBLEM_JSON, request_id);
+        crate::v2::stamp(&mut response);
+        response
+    }
+
+    /// RFC 9457 problem details: `type` ([`ErrorCode::problem_type`]), `title`
+    /// ([`ErrorCode::title`]), `status`, `detail` (the message, then the `error` detail
+    /// when there is one), `instance` (`urn:uuid:` and the request id); then, as extension
+    /// members, `code` (the v1 code), every other detail under its own name (`parameter`,
+    /// `value`, `allowed`, …), `requestId`, `timestamp` and `retryable`. A detail whose
+    /// name a standard member already has stays under `details` instead of clobbering it.
+    pub fn problem(&self, request_id: &str, timestamp: &str) -> Value {
+        Value::Object(
+            self.problem_members(request_id, timestamp)
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    /// The members of [`ApiError::problem`] in the order they are written: the standard
+    /// ones first, so a reader sees what went wrong before the particulars.
+    fn problem_members(&self, request_id: &str, timestamp: &str) -> Vec<(String, Value)> {
+        let detail = match self.details.get("error") {
+            Some(Value::String(error)) => format!("{}: {error}", self.message),
+            _ => self.message.clone(),
+        };
+        let mut members: Vec<(String, Value)> = vec![
+            ("type".into(), self.code.problem_type().into()),
+            ("title".into(), self.code.title().into()),
+            ("status".into(), self.code.status().as_u16().into()),
+            ("detail".into(), detail.into()),
+            ("instance".into(), format!("urn:uuid:{request_id}").into()),
+            ("code".into(), self.code.as_str().into()),
+        ];
+        let mut clashing = Map::new();
+        for (key, value) in &self.details {
+            if key == "error" && value.is_string() {
+                continue;
+            }
+            if PROBLEM_MEMBERS.contains(&key.as_str()) {
+                clashing.insert(key.clone(), value.clone());
+            } else {
+                members.push((key.clone(), value.clone()));
+            }
+        }
+        if !clashing.is_empty() {
+            members.push(("details".into(), Value::Object(clashing)));
+        }
+        members.push(("requestId".into(), request_id.into()));
+        members.push(("timestamp".into(), timestamp.into()));
+        members.push(("retryable".into(), self.code.retryable().into()));
+        members
+    }
+
+    /// Status, `body` as `content_type`, `no-store`, the error's own headers and those of
+    /// every answer.
+    fn answer(
+        &self,
+        body: &impl serde::Serialize,
+        content_type: &'static str,
+        request_id: &str,
+    ) -> http::Response<Vec<u8>> {
+        let mut bytes = serde_json::to_vec(body).unwrap_or_default();
         bytes.push(b'\n');
         let mut response = http::Response::new(bytes);
         *response.status_mut() = self.code.status();
         let headers = response.headers_mut();
         headers.insert(
             http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
+            http::HeaderValue::from_static(content_type),
         );
         headers.insert(
             http::header::CACHE_CONTROL,
@@ -171,6 +290,41 @@ impl ApiError {
         body["retryable"] = self.code.retryable().into();
         body
     }
+}
+
+/// Members serialised as a JSON object in the given order.
+struct Ordered<'a>(&'a [(String, Value)]);
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// The media type of RFC 9457 problem details, the error bodies under `/v2`.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Where the problem type URIs live ([`ErrorCode::problem_type`]).
+pub const PROBLEM_TYPE_BASE: &str = "https://aicr-edge.dev/problems/";
+
+/// The members a problem body always has, which no detail may replace.
+const PROBLEM_MEMBERS: [&str; 10] = [
+    "type",
+    "title",
+    "status",
+    "detail",
+    "instance",
+    "code",
+    "details",
+    "requestId",
+    "timestamp",
+    "retryable",
+];
+
+/// Whether `path` is under `/v2`, whose errors are problem details (unknown paths too, so
+/// a client of `/v2` never meets the v1 envelope).
+pub fn is_v2_path(path: &str) -> bool {
+    path == "/v2" || path.starts_with("/v2/")
 }
 
 /// `Cache-Control` of answers no cache may keep: errors, liveness, readiness, POST answers.

@@ -35,6 +35,7 @@ mod memo;
 mod query_string;
 mod render;
 mod routes;
+mod v2;
 
 pub use config::{Allowlists, Config, ConfigError};
 pub use context::RequestContext;

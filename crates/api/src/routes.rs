@@ -1,6 +1,7 @@
-//! The route table and one function per route. Every path from a request to criteria
-//! goes through [`Criteria::from_raw`], so GET, JSON and YAML bodies parse and fail the
-//! same way.
+//! The route table and one function per v1 route (the `/v2` ones are in `crate::v2`,
+//! built from the helpers here). Every path from a request to criteria goes through
+//! [`Criteria::from_raw`], so GET, JSON and YAML bodies parse and fail the same way, in
+//! either version.
 
 use crate::config::NotAllowed;
 use crate::context::RequestContext;
@@ -10,7 +11,7 @@ use crate::handler::{Api, Caching, Success};
 use crate::query_string::QueryParams;
 use crate::render::{BodyType, Format};
 use crate::{MAX_BODY_BYTES, MAX_SELECTOR_BYTES};
-use aicr_recipe::{Criteria, CriteriaError, Field, QueryError, Recipe};
+use aicr_recipe::{Criteria, CriteriaError, Field, QueryError, Recipe, ResolveError};
 use http::{Method, Request, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,7 +35,7 @@ const BUNDLE_METHODS: &[&str] = &["GET", "POST", "OPTIONS"];
 
 /// Every route served, sorted by path. Routing, the `routes` of `/` and of a 404 all read
 /// this one table, so no list can name a route that is not served or miss one that is.
-static ROUTES: [Route; 7] = [
+static ROUTES: [Route; 10] = [
     Route {
         path: "/",
         methods: READ_ONLY_METHODS,
@@ -69,6 +70,21 @@ static ROUTES: [Route; 7] = [
         path: "/v1/recipe",
         methods: RECIPE_METHODS,
         answer: recipe,
+    },
+    Route {
+        path: "/v2/bundle",
+        methods: BUNDLE_METHODS,
+        answer: crate::v2::bundle,
+    },
+    Route {
+        path: "/v2/query",
+        methods: RECIPE_METHODS,
+        answer: crate::v2::query,
+    },
+    Route {
+        path: "/v2/recipe",
+        methods: RECIPE_METHODS,
+        answer: crate::v2::recipe,
     },
 ];
 
@@ -233,7 +249,7 @@ fn expect_field(
     }
 }
 
-fn recipe_criteria(
+pub(crate) fn recipe_criteria(
     api: &Api<'_>,
     request: &Request<Vec<u8>>,
     params: &QueryParams,
@@ -263,7 +279,7 @@ fn recipe_criteria(
     Ok(criteria)
 }
 
-fn accept(request: &Request<Vec<u8>>) -> Option<&str> {
+pub(crate) fn accept(request: &Request<Vec<u8>>) -> Option<&str> {
     request
         .headers()
         .get(header::ACCEPT)
@@ -271,12 +287,16 @@ fn accept(request: &Request<Vec<u8>>) -> Option<&str> {
 }
 
 pub(crate) fn resolve<'c>(api: &Api<'c>, criteria: &Criteria) -> Result<Recipe<'c>, ApiError> {
-    api.catalog.resolve(criteria).map_err(|e| {
-        ApiError::new(ErrorCode::Internal, "Recipe build failed").detail("error", e.to_string())
-    })
+    api.catalog.resolve(criteria).map_err(build_failed)
 }
 
-fn criteria_key(c: &Criteria) -> String {
+/// The 500 of a recipe that cannot be built (impossible for a catalog that passed
+/// `Catalog::check_all_recipes`, as the embedded one has).
+pub(crate) fn build_failed(e: ResolveError) -> ApiError {
+    ApiError::new(ErrorCode::Internal, "Recipe build failed").detail("error", e.to_string())
+}
+
+pub(crate) fn criteria_key(c: &Criteria) -> String {
     Field::ALL
         .iter()
         .map(|f| c.field_text(*f))
@@ -284,11 +304,6 @@ fn criteria_key(c: &Criteria) -> String {
         .join("/")
 }
 
-/// A cacheable 200: the strong ETag names the representation by everything its bytes
-/// depend on (engine crate versions and build identity, catalog digest, route, normalised
-/// inputs, format), so a matching `If-None-Match` skips resolving and rendering (the
-/// handler then answers 304 for GET and HEAD, 412 for POST), and so does a tag whose bytes
-/// the API rendered before (its memo).
 /// The strong ETag of the representation `key` names (route, normalised inputs, format):
 /// the engine's and the API's versions, the build identity and the catalog digest come
 /// first, so the tag changes whenever the bytes can.
@@ -309,7 +324,13 @@ pub(crate) fn client_has(request: &Request<Vec<u8>>, tag: &str) -> bool {
     crate::handler::if_none_match(request).is_some_and(|h| crate::etag::lists_tag(h, tag))
 }
 
-fn cacheable(
+/// A cacheable 200: the strong ETag names the representation by everything its bytes
+/// depend on (engine crate versions and build identity, catalog digest, API version,
+/// route, normalised inputs, format), so a matching `If-None-Match` skips resolving and
+/// rendering (the handler then answers 304 for GET and HEAD, 412 for POST), and so does a
+/// tag whose bytes the API rendered before (its memo). v1 keys start with the route, v2
+/// keys with `v2`.
+pub(crate) fn cacheable(
     api: &Api<'_>,
     request: &Request<Vec<u8>>,
     format: Format,
@@ -346,9 +367,14 @@ fn recipe(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> A
     )
 }
 
-fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
-    let params = QueryParams::parse(request.uri().query())?;
-    let format = Format::negotiate(params.get("format"), accept(request))?;
+/// The criteria and selector of a query (GET parameters, or a `{criteria, selector}` body),
+/// the selector within [`MAX_SELECTOR_BYTES`], the criteria within the allowlists. The
+/// selector is not parsed: each version reads it its own way.
+pub(crate) fn query_inputs(
+    api: &Api<'_>,
+    request: &Request<Vec<u8>>,
+    params: &QueryParams,
+) -> Result<(Criteria, String), ApiError> {
     let (criteria, selector) = if request.method() == Method::POST {
         const MESSAGE: &str = "Invalid query request body";
         let Some(doc) = parse_body::<QueryDoc>(request, MESSAGE)? else {
@@ -370,7 +396,7 @@ fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> An
             .map_err(|e| criteria_error("Invalid criteria in request body", &e))?;
         (criteria, doc.selector.unwrap_or_default())
     } else {
-        let criteria = criteria_from_params(&params, "Invalid query criteria")?;
+        let criteria = criteria_from_params(params, "Invalid query criteria")?;
         (criteria, params.get("selector").unwrap_or("").to_owned())
     };
     if selector.len() > MAX_SELECTOR_BYTES {
@@ -380,6 +406,13 @@ fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> An
             .detail("received", selector.len()));
     }
     allowlist(api, &criteria)?;
+    Ok((criteria, selector))
+}
+
+fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
+    let params = QueryParams::parse(request.uri().query())?;
+    let format = Format::negotiate(params.get("format"), accept(request))?;
+    let (criteria, selector) = query_inputs(api, request, &params)?;
     cacheable(
         api,
         request,
