@@ -1,6 +1,8 @@
-//! Authentication and authorisation, as tower-http's `AsyncRequireAuthorization` layer
-//! with our [`Authorize`] deciding: which tenant a key belongs to, whether its signature
-//! holds, and whether that tenant may make this request.
+//! Authentication and authorisation, as tower-http's `ValidateRequestHeader` layer with
+//! our [`Authorize`] deciding: which tenant a key belongs to, whether its signature holds,
+//! and whether that tenant may make this request. (The decision never waits, so the
+//! synchronous layer fits; the asynchronous `AsyncRequireAuthorization` moves a clone of
+//! the whole inner stack into every request's future, which measured at ~1 µs a request.)
 //!
 //! A key arrives as `Authorization: Bearer <key>` or `X-API-Key: <key>`. A request without
 //! one is anonymous, which every path allows unless configured otherwise (paths under
@@ -17,7 +19,7 @@ use http::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 use http::{Request, Response};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use tower_http::auth::AsyncAuthorizeRequest;
+use tower_http::validate_request::ValidateRequest;
 
 /// Who a request acts for, for the layers inside (rate limits, logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,7 @@ impl SeenSignatures {
     }
 }
 
-/// The authorisation decision, for tower-http's `AsyncRequireAuthorizationLayer`.
+/// The authorisation decision, for tower-http's `ValidateRequestHeaderLayer::custom`.
 #[derive(Clone)]
 pub struct Authorize {
     pub(crate) policy: Arc<Policy>,
@@ -245,16 +247,14 @@ impl Authorize {
     }
 }
 
-impl AsyncAuthorizeRequest<Vec<u8>> for Authorize {
-    type RequestBody = Vec<u8>;
+impl ValidateRequest<Vec<u8>> for Authorize {
     type ResponseBody = Vec<u8>;
-    type Future = std::future::Ready<Result<Request<Vec<u8>>, Response<Vec<u8>>>>;
 
-    fn authorize(&mut self, mut request: Request<Vec<u8>>) -> Self::Future {
-        let outcome = match self.decide(&request) {
+    fn validate(&mut self, request: &mut Request<Vec<u8>>) -> Result<(), Response<Vec<u8>>> {
+        match self.decide(request) {
             Ok(None) => {
                 request.extensions_mut().insert(Principal::Anonymous);
-                Ok(request)
+                Ok(())
             }
             Ok(Some(tenant)) => {
                 let principal = Principal::Tenant(Arc::from(tenant.name.as_str()));
@@ -262,20 +262,19 @@ impl AsyncAuthorizeRequest<Vec<u8>> for Authorize {
                     request.extensions_mut().insert(lists);
                 }
                 request.extensions_mut().insert(principal);
-                Ok(request)
+                Ok(())
             }
-            Err(Refusal::Other(error)) => Err(error_response(&request, error)),
+            Err(Refusal::Other(error)) => Err(error_response(request, error)),
             Err(Refusal::Unauthenticated(error, code)) => {
                 let challenge = match code {
                     Some(code) => format!("Bearer realm=\"aicr\", error=\"{code}\""),
                     None => "Bearer realm=\"aicr\"".to_owned(),
                 };
                 Err(error_response(
-                    &request,
+                    request,
                     error.header(WWW_AUTHENTICATE, challenge),
                 ))
             }
-        };
-        std::future::ready(outcome)
+        }
     }
 }

@@ -94,10 +94,28 @@ pub fn hash(server_secret: &[u8], key: &str) -> String {
     hex(&mac(server_secret, key.as_bytes()))
 }
 
-/// Whether `key` is the one whose stored hash is `stored_hex`, in constant time.
-pub fn verify(server_secret: &[u8], key: &str, stored_hex: &str) -> bool {
-    let ours = hash(server_secret, key);
-    ours.as_bytes().ct_eq(stored_hex.as_bytes()).into()
+/// Whether `key` is the one whose stored hash is `stored` (the hash's bytes, see
+/// [`decode_hash`]), in constant time.
+pub fn verify(server_secret: &[u8], key: &str, stored: &[u8; 32]) -> bool {
+    mac(server_secret, key.as_bytes()).ct_eq(stored).into()
+}
+
+/// A stored hash's bytes from its 64 lowercase hex digits.
+pub fn decode_hash(hex: &str) -> Option<[u8; 32]> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
 }
 
 /// The text a signature covers.
@@ -125,15 +143,21 @@ pub fn signature_matches(key: &str, canonical: &str, signature: &str) -> bool {
         .into()
 }
 
-fn mac(key: &[u8], message: &[u8]) -> Vec<u8> {
+fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
     // HMAC takes a key of any length, so this cannot fail.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(message);
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -145,12 +169,14 @@ mod tests {
         let minted = mint(&[7; 38], b"server secret");
         let presented = parse(&minted.key).unwrap();
         assert_eq!(presented.id, minted.id);
-        assert!(verify(b"server secret", &minted.key, &minted.hash));
-        assert!(!verify(b"other secret", &minted.key, &minted.hash));
+        let stored = decode_hash(&minted.hash).unwrap();
+        assert!(verify(b"server secret", &minted.key, &stored));
+        assert!(!verify(b"other secret", &minted.key, &stored));
         let mut tampered = minted.key.clone();
         tampered.pop();
         tampered.push('x');
-        assert!(!verify(b"server secret", &tampered, &minted.hash));
+        assert!(!verify(b"server secret", &tampered, &stored));
+        assert_eq!(decode_hash("ab"), None);
         assert!(!format!("{presented:?}").contains(&minted.key[18..]));
     }
 

@@ -14,7 +14,7 @@
 //! | security headers | `nosniff`, `Referrer-Policy`, `X-Frame-Options`, a `Content-Security-Policy` for API answers, HSTS where the host serves TLS | tower-http `SetResponseHeaderLayer` |
 //! | compression | br / gzip by `Accept-Encoding`, ≥ 1 KiB textual bodies, hosts without platform compression | ours ([`compress`]: buffered bodies, no tokio) |
 //! | CORS | origin allowlist, preflight 204, `Vary: Origin`, no credentials | tower-http `CorsLayer`, wrapped ([`cors`]) |
-//! | authentication | API keys (HMAC-stored), signed requests, replay guard, tenant routes and origins | tower-http `AsyncRequireAuthorizationLayer` with our decision ([`auth`]) |
+//! | authentication | API keys (HMAC-stored), signed requests, replay guard, tenant routes and origins | tower-http `ValidateRequestHeaderLayer` with our decision ([`auth`]) |
 //! | rate limits | per tenant, else per trusted client address; 429 with `Retry-After`, `RateLimit-*` | ours ([`limit`]), counts in governor's GCRA or the edge's binding |
 //! | API | routes, validation, ETags, errors | `aicr-api` |
 //!
@@ -47,8 +47,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tower::ServiceBuilder;
 use tower::util::option_layer;
-use tower_http::auth::AsyncRequireAuthorizationLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::validate_request::ValidateRequestHeaderLayer;
 use tower_service::Service;
 
 /// A future the host can await: `Send` on native hosts (a multi-threaded runtime moves
@@ -83,8 +83,11 @@ pub struct HostOptions {
 /// The `Content-Security-Policy` of API answers: JSON, YAML and zips render nothing.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// The `Content-Security-Policy` of the explorer page: its own scripts, styles and wasm,
-/// nothing from anywhere else (hosts that serve the page send it).
-pub const EXPLORER_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+/// nothing from anywhere else (hosts that serve the page send it). The hash is the page's
+/// inline boot script's (`www/index.html`), which must run before any file arrives;
+/// `tests/worker-e2e` fails when the page's inline scripts and these hashes part.
+pub const EXPLORER_CSP: &str = "default-src 'none'; \
+     script-src 'self' 'wasm-unsafe-eval' 'sha256-52jKNppcpQfrlHriJNF4g+0AZFD3yG0hKjhXRvoRXKU='; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 /// HSTS value: two years, subdomains included.
@@ -168,7 +171,7 @@ impl Stack {
             ))
             .layer(compression)
             .layer(cors::CorsLayer::new(policy.clone()))
-            .layer(AsyncRequireAuthorizationLayer::new(authorize))
+            .layer(ValidateRequestHeaderLayer::custom(authorize))
             .layer(option_layer(
                 limiter.map(|b| limit::RateLimitLayer::new(policy.clone(), b)),
             ))
@@ -176,6 +179,18 @@ impl Stack {
         Stack {
             call: Arc::new(move |request| {
                 let mut service = service.clone();
+                // Every layer is ready at once unless a backend says otherwise; then the
+                // request waits for readiness inside its future.
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                if let Poll::Ready(Ok(())) = service.poll_ready(&mut cx) {
+                    let answer = service.call(request);
+                    return Box::pin(async move {
+                        match answer.await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        }
+                    });
+                }
                 Box::pin(async move {
                     match tower::ServiceExt::ready(&mut service).await {
                         Ok(ready) => match ready.call(request).await {

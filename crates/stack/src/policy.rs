@@ -196,7 +196,7 @@ pub struct Policy {
     pub(crate) server_secret: Option<Vec<u8>>,
     pub(crate) tenants: Vec<Tenant>,
     /// Key id → (tenant index, stored hash).
-    pub(crate) keys: HashMap<String, (usize, String)>,
+    pub(crate) keys: HashMap<String, (usize, [u8; 32])>,
     pub(crate) protected: Protected,
     pub(crate) cors_origins: Origins,
     pub(crate) trusted_proxies: Vec<IpNet>,
@@ -328,22 +328,21 @@ impl Policy {
                 ));
             }
             for (k, key) in entry.keys.iter().enumerate() {
-                let well_formed = key.id.len() == 12
-                    && key.hash.len() == 64
-                    && (key.id.clone() + &key.hash)
+                let id_ok = key.id.len() == 12
+                    && key
+                        .id
                         .bytes()
                         .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-                if !well_formed {
+                let hash = crate::keys::decode_hash(&key.hash).filter(|_| id_ok);
+                let Some(hash) = hash else {
                     return Err(invalid(
                         &at(&format!("keys[{k}]")),
                         &key.id,
                         "{\"id\": 12 lowercase hex digits, \"hash\": 64 lowercase hex digits} \
                          as `cargo xtask key new` writes them",
                     ));
-                }
-                let previous = self
-                    .keys
-                    .insert(key.id.clone(), (self.tenants.len(), key.hash.clone()));
+                };
+                let previous = self.keys.insert(key.id.clone(), (self.tenants.len(), hash));
                 if previous.is_some() {
                     return Err(invalid(
                         &at(&format!("keys[{k}].id")),
