@@ -212,8 +212,11 @@ impl Api<'_> {
         let mut response = self
             .route(request, ctx)
             .and_then(|success| self.respond(request, success))
-            .unwrap_or_else(|error| error.to_response(&id, ctx));
+            .unwrap_or_else(|error| error.to_response_for(request.uri().path(), &id, ctx));
         stamp(&mut response, &id);
+        if crate::errors::is_v2_path(request.uri().path()) {
+            crate::v2::stamp(&mut response);
+        }
         if request.method() == Method::HEAD {
             let len = response.body().len();
             response.body_mut().clear();
@@ -250,7 +253,11 @@ impl tower_service::Service<Request<Vec<u8>>> for Api<'_> {
             Some(lists) if *lists != self.config.allowlists => {
                 let mut config = self.config.clone();
                 config.allowlists = lists.clone();
-                Api { config, ..self.clone() }.handle(&request, &ctx)
+                Api {
+                    config,
+                    ..self.clone()
+                }
+                .handle(&request, &ctx)
             }
             _ => self.handle(&request, &ctx),
         };

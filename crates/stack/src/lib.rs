@@ -102,10 +102,12 @@ pub(crate) fn request_context<B>(request: &Request<B>) -> RequestContext {
         .unwrap_or_default()
 }
 
-/// A layer's refusal as the API would answer it: same body shape, request id and headers.
+/// A layer's refusal as the API would answer it: same body shape (upstream's under `/v1`,
+/// RFC 9457 problem details under `/v2`), request id and headers.
 pub(crate) fn error_response(request: &Request<Vec<u8>>, error: ApiError) -> Response<Vec<u8>> {
     let ctx = request_context(request);
-    error.to_response(&aicr_api::request_id(request, &ctx), &ctx)
+    let id = aicr_api::request_id(request, &ctx);
+    error.to_response_for(request.uri().path(), &id, &ctx)
 }
 
 /// The assembled stack's entry point, shareable between threads where hosts have them.
