@@ -107,6 +107,10 @@ const STEPS: &[Step] = &[
         run: crate::wasmtime_cli::conformance,
     },
     Step {
+        name: "component's stack under wasmtime serve (keys from --env, gzip, security headers, no secret leaks)",
+        run: crate::wasmtime_cli::stack,
+    },
+    Step {
         name: "component transpiled by jco, in Node (node --test)",
         run: crate::component::js_tests,
     },

@@ -10,6 +10,7 @@ use crate::install;
 use crate::steps::{Result, root};
 use aicr_worker_e2e::{LocalWorker, free_port};
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -163,4 +164,93 @@ fn sh(command: &str) -> Command {
 pub fn conformance() -> Result {
     install::wasmtime_cli()?;
     crate::component::conformance_served_by(serve)
+}
+
+/// Test step: the component's stack under `wasmtime serve`, configured as a user would
+/// (`--env`): a protected route refuses a request without a key (401 with a challenge)
+/// and takes a minted one, answers are gzip-coded on request (wasi:http hosts do not
+/// compress) and carry the security headers, and neither the key nor the server secret
+/// shows up in an answer or in the server's log.
+pub fn stack() -> Result {
+    install::wasmtime_cli()?;
+    let wasm = build_wasm(Catalog::Ours)?;
+    let secret = "wasmtime-serve-stack-secret-0123456789";
+    let minted = aicr_stack::keys::mint(&[3; 38], secret.as_bytes());
+    let tenants = format!(
+        r#"{{"tenants":[{{"name":"ci","keys":[{{"id":"{}","hash":"{}"}}]}}]}}"#,
+        minted.id, minted.hash
+    );
+    let env = BTreeMap::from([
+        ("AICR_KEY_SECRET".to_owned(), secret.to_owned()),
+        ("AICR_TENANTS".to_owned(), tenants),
+        ("AICR_PROTECTED_ROUTES".to_owned(), "/v1/bundle".to_owned()),
+    ]);
+    let server = serve(&wasm, &env)?;
+    let get = |path: &str, headers: &[(&str, &str)]| -> Result<ureq::Response> {
+        let mut request = ureq::get(&server.url(path));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        match request.call() {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => Ok(response),
+            Err(e) => Err(format!("GET {path}: {e}")),
+        }
+    };
+    let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_owned()) };
+    let bundle = "/v1/bundle?service=eks&accelerator=h100&intent=training";
+    let refused = get(bundle, &[])?;
+    expect(
+        "a protected route without a key must be 401 with WWW-Authenticate",
+        refused.status() == 401
+            && refused.header("www-authenticate") == Some("Bearer realm=\"aicr\""),
+    )?;
+    let refused_body = refused.into_string().map_err(|e| e.to_string())?;
+    let bearer = format!("Bearer {}", minted.key);
+    let taken = get(bundle, &[("authorization", &bearer)])?;
+    expect(
+        "a minted key must open the protected route",
+        taken.status() == 200,
+    )?;
+    let recipe = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
+    let plain = get(recipe, &[])?;
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", aicr_stack::API_CSP),
+    ] {
+        expect(
+            &format!("{name} must be {value:?} on every answer"),
+            plain.header(name) == Some(value),
+        )?;
+    }
+    let mut identity = Vec::new();
+    plain
+        .into_reader()
+        .read_to_end(&mut identity)
+        .map_err(|e| e.to_string())?;
+    let coded = get(recipe, &[("accept-encoding", "gzip, br")])?;
+    expect(
+        "the component must gzip a recipe for a client that accepts it (br is the native server's)",
+        coded.header("content-encoding") == Some("gzip"),
+    )?;
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(coded.into_reader())
+        .read_to_end(&mut unpacked)
+        .map_err(|e| format!("the gzip body does not decode: {e}"))?;
+    expect(
+        "the gzip body must decode to the identity body",
+        unpacked == identity,
+    )?;
+    let log = server.log();
+    for (what, text) in [
+        ("answer", refused_body.as_str()),
+        ("server log", log.as_str()),
+    ] {
+        expect(
+            &format!("the {what} must not contain the key or the server secret"),
+            !text.contains(&minted.key[18..]) && !text.contains(secret),
+        )?;
+    }
+    Ok(())
 }
