@@ -1,7 +1,10 @@
 // The worker's entry module. wasm-bindgen's glue (`./index.js`, generated next to this file
 // at build time) exposes the Rust half (`crates/worker/src/lib.rs`); this class moves each
 // request into it and its answer out, with one call: method, path and query, the headers
-// as one string, the body bytes (capped) or why they could not be read.
+// as one string, the body bytes (capped) or why they could not be read. The answer is the
+// head string (the body then taken at once, before any other request can run), or, when
+// the Rust half had to wait for the platform (a rate-limit count), a Promise of
+// [head, body]: only then is there anything to await.
 //
 // A trap in the wasm (a panic under `panic = "abort"`) leaves the instance unusable. The
 // worker crate records such a trap in a shared state object; the next request then gets a
@@ -60,18 +63,24 @@ export default class AicrWorker extends WorkerEntrypoint {
     let headers = '';
     for (const [name, value] of request.headers) headers += `${name}\n${value}\n`;
     const body = await readBody(request);
-    let head;
+    let answer;
     try {
-      head = wasm.answer(this.env, request.method, pathAndQuery(request.url), headers, body.bytes, body.error);
+      answer = wasm.answer(this.env, request.method, pathAndQuery(request.url), headers, body.bytes, body.error);
+      if (typeof answer === 'string') return respond(answer, wasm.takeBody());
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) trap.criticalError = true;
       throw e;
     }
-    const lines = head.split('\n');
-    const init = { status: Number(lines[0]), headers: [] };
-    for (let i = 1; i + 1 < lines.length; i += 2) init.headers.push([lines[i], lines[i + 1]]);
-    const bytes = wasm.takeBody();
-    // Null-body statuses (204, 304) and HEAD answers must not carry a body object at all.
-    return new Response(bytes.length ? bytes : null, init);
+    const [head, bytes] = await answer;
+    return respond(head, bytes);
   }
+}
+
+/** The Response for a head `status\nname\nvalue\n…` and its body bytes. */
+function respond(head, bytes) {
+  const lines = head.split('\n');
+  const init = { status: Number(lines[0]), headers: [] };
+  for (let i = 1; i + 1 < lines.length; i += 2) init.headers.push([lines[i], lines[i + 1]]);
+  // Null-body statuses (204, 304) and HEAD answers must not carry a body object at all.
+  return new Response(bytes.length ? bytes : null, init);
 }

@@ -1,18 +1,30 @@
 //! # aicr-worker — the API at the edge
 //!
-//! The edge worker's Rust half: it hands one request to [`aicr_api::Api`] and gives the
-//! answer back. Routing, statuses, headers, ETags and error bodies all live in `aicr-api`,
-//! so this host and every other one answer byte for byte alike. The platform supplies what
-//! the API deliberately does not own: the clock (`Date.now()`), randomness
-//! (`crypto.getRandomValues`) and configuration (worker vars, see `wrangler.toml`).
+//! The edge worker's Rust half: it hands one request to the [`aicr_stack::Stack`] every
+//! host runs (security headers, CORS, API keys and signed requests, rate limits, then
+//! [`aicr_api::Api`]) and gives the answer back. Routing, statuses, headers, ETags, error
+//! bodies and access control all live in those crates, so this host and every other one
+//! answer byte for byte alike. The platform supplies what they deliberately do not own:
+//! the clock (`Date.now()`), randomness (`crypto.getRandomValues`), the client's address
+//! (`CF-Connecting-IP`, which the platform sets and overwrites when a client sends it),
+//! rate-limit counts (the `AICR_RATE_LIMITER` binding, see [`limit`]) and configuration
+//! (worker vars and secrets, see `wrangler.toml`).
+//!
+//! The stack is assembled with HSTS (the edge is only served over TLS; browsers ignore it
+//! from `http://localhost`) and without compression (the platform compresses, and would
+//! otherwise get bodies it cannot recompress for each client).
 //!
 //! ## One crossing each way
 //!
 //! The worker's entry module (`js/entry.mjs`) reads the platform's `Request` and calls
 //! [`answer`] once, with plain values: method, path and query, all headers as one string,
-//! the body bytes (or why they could not be read). The answer comes back as one string
-//! (status and headers) and the body (one more call, [`take_body`]), which the entry module
-//! turns into a `Response`.
+//! the body bytes (or why they could not be read). When every layer answered at once (no
+//! rate limit to ask the binding about: the common case) the answer comes back as one
+//! string (status and headers) and the body (one more call, [`take_body`]), which the entry
+//! module turns into a `Response`. When a layer waits for the platform (the binding's
+//! count), [`answer`] returns a `Promise` of `[head, body]` instead: the body travels with
+//! its head, because other requests of the same isolate run while this one waits, and a
+//! body left for [`take_body`] could be taken by theirs.
 //! A CPU profile of the first version, which used workers-rs's `Request`/`Response` and its
 //! async `fetch` event, showed the glue costing three times the API's own work: a promise
 //! and microtask per request, the `cf` object read on every request, a JS call per header
@@ -23,32 +35,55 @@
 //! breaks, or headers the adapter cannot represent, become the API's JSON error with an
 //! `X-Request-Id` (400), and the cause goes to the worker's log.
 //!
-//! The explorer's static files never reach this code: wrangler's `assets` serve them, and
-//! only API paths run the worker first (`run_worker_first` in `wrangler.toml`).
+//! ## Configuration
+//!
+//! Read once per isolate (a deployment's bindings are fixed): the API's variables
+//! ([`aicr_api::Config::from_vars`]), the stack's ([`aicr_stack::Policy::from_vars`]) and
+//! the binding's period ([`limit`]). `AICR_KEY_SECRET` and `AICR_TENANTS` belong in worker
+//! secrets (`wrangler secret put`; `.dev.vars` locally); secrets and vars reach the worker
+//! as the same kind of text binding, so one lookup reads either, and a deployment that
+//! keeps them in vars still works. A value that cannot be used makes every request answer
+//! the API's 500 naming the variable (not its value, which goes to the log only).
+//!
+//! The explorer's static files never reach this code: wrangler's `assets` serve them (with
+//! the headers in `www/_headers`), and only API paths run the worker first
+//! (`run_worker_first` in `wrangler.toml`).
+
+pub mod limit;
 
 use aicr_api::{Api, ApiError, Config, ConfigError, MAX_BODY_BYTES, RequestContext};
-use std::cell::OnceCell;
+use aicr_stack::{Connection, HostOptions, Policy, Stack};
+use std::cell::{OnceCell, RefCell};
+use std::net::IpAddr;
 use wasm_bindgen::prelude::*;
+use worker::js_sys::{Array, Uint8Array};
+use worker::wasm_bindgen_futures::future_to_promise;
 use worker::{Date, Env, console_error};
 
 thread_local! {
-    /// The API, configured once per isolate: worker vars are fixed for a deployment, so
-    /// reading and validating them on every request would only cost time.
-    static API: OnceCell<Result<Api<'static>, ConfigError>> = const { OnceCell::new() };
+    /// The stack, assembled once per isolate, or why the configuration cannot be used.
+    static STACK: OnceCell<Result<Stack, ConfigError>> = const { OnceCell::new() };
+    /// The body of the answer [`answer`] just gave synchronously, until [`take_body`]
+    /// moves it out (in the same turn of the entry module, so no other request between).
+    static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Worker vars the API reads (see `Config::from_vars`).
-fn api(env: &Env) -> Result<Api<'static>, ConfigError> {
-    Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
-        .map(|config| Api::new(aicr_embedded_catalog::catalog(), config))
+/// The stack over the embedded catalog, configured from the worker's bindings.
+fn assemble(env: &Env) -> Result<Stack, ConfigError> {
+    let text = |name: &str| env.var(name).ok().map(|v| v.to_string());
+    let config = Config::from_vars(text)?;
+    let policy = Policy::from_vars(text)?;
+    let limiter = limit::EdgeLimiter::from_env(env, &policy, text)?;
+    let options = HostOptions {
+        hsts: true,
+        compress: false,
+    };
+    let api = Api::new(aicr_embedded_catalog::catalog(), config);
+    Ok(Stack::new(api, policy, limiter, options))
 }
 
-thread_local! {
-    /// The body of the answer [`answer`] just gave, until [`take_body`] moves it out.
-    static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The body of the last answer, moved out (read it once); empty for HEAD, 204 and 304.
+/// The body of the last synchronous answer, moved out (read it once); empty for HEAD,
+/// 204 and 304.
 #[wasm_bindgen(js_name = takeBody)]
 pub fn take_body() -> Vec<u8> {
     BODY.with(|b| std::mem::take(&mut *b.borrow_mut()))
@@ -73,11 +108,14 @@ pub fn body_read_limit() -> usize {
     MAX_BODY_BYTES + 1
 }
 
-/// Answers one request: returns the status and headers as `status\nname\nvalue\n…` and
-/// keeps the body for [`take_body`] (two plain values, no wrapper object for the runtime to
-/// track). `headers` is `name\nvalue\n` for each header (HTTP header names and values hold
-/// no newline); `body_error` is set when the platform's body stream failed (then `body` is
-/// what arrived before). The entry module reads at most [`body_read_limit`] bytes.
+/// Answers one request. `headers` is `name\nvalue\n` for each header (HTTP header names and
+/// values hold no newline); `body_error` is set when the platform's body stream failed
+/// (then `body` is what arrived before). The entry module reads at most
+/// [`body_read_limit`] bytes.
+///
+/// Returns the status and headers as a string `status\nname\nvalue\n…`, the body kept for
+/// [`take_body`] (two plain values, no wrapper object for the runtime to track); or, when
+/// a layer had to wait for the platform, a `Promise` of the array `[head, body]`.
 #[wasm_bindgen]
 pub fn answer(
     env: &Env,
@@ -86,29 +124,57 @@ pub fn answer(
     headers: &str,
     body: Vec<u8>,
     body_error: Option<String>,
-) -> String {
+) -> JsValue {
     let ctx = request_context();
-    let response = match to_http(method, path_and_query, headers, body, body_error) {
-        Ok(request) => API.with(|api| match api.get_or_init(|| self::api(env)) {
-            Ok(api) => api.handle(&request, &ctx),
-            Err(e) => {
-                console_error!("invalid worker configuration: {e}");
-                ApiError::from(e).to_response(&ctx.fresh_request_id(), &ctx)
-            }
-        }),
+    let request = match to_http(method, path_and_query, headers, body, body_error) {
+        Ok(request) => request,
         Err(failure) => {
             let id = ctx.fresh_request_id();
             console_error!("request {id}: {} {:?}", failure.message, failure.details);
-            failure.to_response(&id, &ctx)
+            return now(failure.to_response(&id, &ctx));
         }
     };
-    let (parts, body) = response.into_parts();
+    let stack = STACK.with(|stack| match stack.get_or_init(|| assemble(env)) {
+        Ok(stack) => Ok(stack.clone()),
+        Err(e) => {
+            let id = ctx.fresh_request_id();
+            console_error!("request {id}: invalid worker configuration: {e}");
+            Err(now(ApiError::from(e).to_response(&id, &ctx)))
+        }
+    });
+    let stack = match stack {
+        Ok(stack) => stack,
+        Err(answer) => return answer,
+    };
+    let connection = Connection {
+        peer: client_address(&request),
+    };
+    match aicr_stack::now_or_later(stack.answer(request, ctx, connection)) {
+        Ok(response) => now(response),
+        Err(later) => future_to_promise(async move {
+            let (head, body) = split(later.await);
+            let body = Uint8Array::from(body.as_slice());
+            Ok(Array::of2(&JsValue::from(head), &body).into())
+        })
+        .into(),
+    }
+}
+
+/// A synchronous answer: the head, the body kept for [`take_body`].
+fn now(response: http::Response<Vec<u8>>) -> JsValue {
+    let (head, body) = split(response);
     BODY.with(|b| *b.borrow_mut() = body);
+    JsValue::from(head)
+}
+
+/// The answer as its head (`status\nname\nvalue\n…`) and its body.
+fn split(response: http::Response<Vec<u8>>) -> (String, Vec<u8>) {
+    let (parts, body) = response.into_parts();
     let mut head = String::with_capacity(256);
     head.push_str(parts.status.as_str());
     head.push('\n');
     for (name, value) in &parts.headers {
-        // The API only writes visible ASCII; anything else would be its bug, not a client's.
+        // The stack only writes visible ASCII; anything else would be its bug, not a client's.
         if let Ok(value) = value.to_str() {
             head.push_str(name.as_str());
             head.push('\n');
@@ -116,7 +182,21 @@ pub fn answer(
             head.push('\n');
         }
     }
-    head
+    (head, body)
+}
+
+/// The client's address as the platform reports it. `CF-Connecting-IP` is set by the
+/// platform on every request it forwards, replacing any a client sent; `X-Forwarded-For`
+/// is the client's to write and is only believed from trusted proxies (none by default).
+fn client_address(request: &http::Request<Vec<u8>>) -> Option<IpAddr> {
+    request
+        .headers()
+        .get("cf-connecting-ip")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The time and 16 random bytes the API needs for request ids and timestamps. Without
