@@ -7,9 +7,17 @@
 //! `wrangler.toml` at the root, its vars, the explorer's static assets and
 //! `run_worker_first`. [`wrangler_dev`] is the one command line both share.
 //!
+//! [`LocalWorker::direct`] runs a build in workerd itself, as the platform does, from a
+//! generated Cap'n Proto config: the modules, the vars (and secrets: both are text bindings
+//! to the worker) and the `AICR_RATE_LIMITER` binding, simulated as miniflare (under
+//! `wrangler dev`) simulates it: a wrapped binding over miniflare's own
+//! `ratelimit.worker.js` (see [`RateLimitBinding`]).
+//!
 //! The tests in `tests/` need a built worker, so they are `#[ignore]`d in a plain
 //! `cargo test` and run by `cargo xtask test`, which builds the worker first and passes the
 //! build folders in [`BUILD_ENV`] and [`UPSTREAM_BUILD_ENV`].
+
+pub mod client;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -79,24 +87,265 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
+/// The `AICR_RATE_LIMITER` binding of a worker run by [`LocalWorker::direct_with`]: the
+/// platform's rate-limiting binding, with `limit` requests per `period_secs` (10 or 60)
+/// for each key, counted by miniflare's simulation of it (a fixed window per period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitBinding {
+    pub limit: u32,
+    pub period_secs: u32,
+    /// Milliseconds each count takes to answer. The platform's binding answers over the
+    /// network, so other requests of the isolate run meanwhile; the simulation answers at
+    /// once, so without a delay no two waiting requests ever overlap. 0: at once.
+    pub latency_ms: u32,
+}
+
+/// The binding's name, as the worker reads it.
+pub const RATE_LIMITER: &str = "AICR_RATE_LIMITER";
+/// The var naming the binding's period, set beside it.
+pub const RATE_LIMITER_PERIOD: &str = "AICR_RATE_LIMITER_PERIOD";
+/// Where the module miniflare simulates the binding with lives in the worker's modules.
+const SIMULATION_MODULE: &str = "cloudflare-internal:ratelimit:module";
+/// The delaying wrapper of [`RateLimitBinding::latency_ms`].
+const DELAYED_MODULE: &str = "aicr-test:delayed-ratelimit";
+/// It counts in the simulation and answers after `latencyMs`, on a timer of the request
+/// that asked (workerd resumes a request only from its own I/O). Its class keeps the
+/// binding's constructor name, which workers-rs checks.
+const DELAYED_SOURCE: &str = r#"import simulation from "cloudflare-internal:ratelimit:module";
+class Ratelimit {
+  #inner;
+  #ms;
+  constructor(env) { this.#inner = simulation(env); this.#ms = env.latencyMs; }
+  async limit(options) {
+    await new Promise((resolve) => setTimeout(resolve, this.#ms));
+    return this.#inner.limit(options);
+  }
+}
+export default function (env) { return new Ratelimit(env); }
+"#;
+
+impl RateLimitBinding {
+    /// The binding of the root `wrangler.toml`'s default environment.
+    pub fn shipped() -> Result<RateLimitBinding, String> {
+        let path = root().join("wrangler.toml");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let config = WranglerRateLimits::parse(&text)?;
+        config
+            .bindings
+            .iter()
+            .find(|b| b.env.is_none() && b.name == RATE_LIMITER)
+            .map(|b| RateLimitBinding {
+                limit: b.limit,
+                period_secs: b.period_secs,
+                latency_ms: 0,
+            })
+            .ok_or_else(|| format!("{}: no [[ratelimits]] named {RATE_LIMITER}", path.display()))
+    }
+}
+
+/// One `[[ratelimits]]` (or `[[env.NAME.ratelimits]]`) entry of a wrangler config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WranglerRateLimit {
+    /// `None` for the top level, else the environment's name.
+    pub env: Option<String>,
+    pub name: String,
+    pub namespace_id: String,
+    pub limit: u32,
+    pub period_secs: u32,
+}
+
+/// The rate-limit bindings of a wrangler config and each environment's vars, read from the
+/// flat TOML `wrangler.toml` is written in (one `key = value` a line; `simple` an inline
+/// table).
+#[derive(Debug, Default)]
+pub struct WranglerRateLimits {
+    pub bindings: Vec<WranglerRateLimit>,
+    /// (environment, var name, value) of every `[vars]` / `[env.NAME.vars]` entry.
+    pub vars: Vec<(Option<String>, String, String)>,
+}
+
+impl WranglerRateLimits {
+    pub fn parse(text: &str) -> Result<WranglerRateLimits, String> {
+        enum Table {
+            Other,
+            Vars(Option<String>),
+            RateLimit(usize),
+        }
+        let mut out = WranglerRateLimits::default();
+        let mut table = Table::Other;
+        let env_of = |header: &str, suffix: &str| -> Option<Option<String>> {
+            if header == suffix {
+                return Some(None);
+            }
+            let name = header
+                .strip_prefix("env.")?
+                .strip_suffix(&format!(".{suffix}"))?;
+            Some(Some(name.to_owned()))
+        };
+        let unquote = |v: &str| v.trim().trim_matches('"').to_owned();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(header) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+                table = match env_of(header.trim(), "ratelimits") {
+                    Some(env) => {
+                        out.bindings.push(WranglerRateLimit {
+                            env,
+                            name: String::new(),
+                            namespace_id: String::new(),
+                            limit: 0,
+                            period_secs: 0,
+                        });
+                        Table::RateLimit(out.bindings.len() - 1)
+                    }
+                    None => Table::Other,
+                };
+                continue;
+            }
+            if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                table = env_of(header.trim(), "vars").map_or(Table::Other, Table::Vars);
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(format!(
+                    "wrangler.toml line {}: {line:?} is not key = value",
+                    n + 1
+                ));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            match &table {
+                Table::Other => {}
+                Table::Vars(env) => out.vars.push((env.clone(), key.to_owned(), unquote(value))),
+                Table::RateLimit(i) => {
+                    let binding = &mut out.bindings[*i];
+                    match key {
+                        "name" => binding.name = unquote(value),
+                        "namespace_id" => binding.namespace_id = unquote(value),
+                        "simple" => {
+                            let inner = value
+                                .strip_prefix('{')
+                                .and_then(|v| v.strip_suffix('}'))
+                                .ok_or_else(|| {
+                                format!(
+                                    "wrangler.toml line {}: simple is not an inline table",
+                                    n + 1
+                                )
+                            })?;
+                            for pair in inner.split(',') {
+                                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                                let number = v.trim().parse().map_err(|_| {
+                                    format!(
+                                        "wrangler.toml line {}: simple.{} is not a whole number",
+                                        n + 1,
+                                        k.trim()
+                                    )
+                                })?;
+                                match k.trim() {
+                                    "limit" => binding.limit = number,
+                                    "period" => binding.period_secs = number,
+                                    other => {
+                                        return Err(format!(
+                                            "wrangler.toml line {}: unknown simple.{other}",
+                                            n + 1
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The files of a workerd config written for one run: the config itself and the modules
+/// it embeds that are not in the build.
+struct WorkerdConfig {
+    text: String,
+    /// Extra modules to write beside the config: (file name, source).
+    extra: Vec<(String, String)>,
+}
+
 /// A workerd config serving `index.js` and, if the build has one, `index_bg.wasm` (paths
-/// relative to the config, which lives beside them) on 127.0.0.1:`port`, with the root `wrangler.toml`'s
-/// compatibility date and `vars` as text bindings.
-fn workerd_config(build: &Path, port: u16, vars: &[(&str, &str)]) -> Result<String, String> {
+/// relative to the config, which lives beside them) on 127.0.0.1:`port`, with the root
+/// `wrangler.toml`'s compatibility date, `vars` as text bindings and, if given, the
+/// rate-limiting binding (its period added as a var unless `vars` set it).
+fn workerd_config(
+    build: &Path,
+    port: u16,
+    vars: &[(&str, &str)],
+    rate_limit: Option<RateLimitBinding>,
+) -> Result<WorkerdConfig, String> {
     let mut modules = vec![r#"(name = "index.js", esModule = embed "index.js")"#];
     if build.join("index_bg.wasm").exists() {
         modules.push(r#"(name = "index_bg.wasm", wasm = embed "index_bg.wasm")"#);
     }
-    let bindings: Vec<String> = vars
+    let mut bindings: Vec<String> = vars
         .iter()
         .map(|(name, value)| format!("(name = {name:?}, text = {value:?})"))
         .collect();
-    Ok(format!(
+    let mut extensions = String::new();
+    let mut extra = Vec::new();
+    if let Some(binding) = rate_limit {
+        let simulation =
+            root().join("node_modules/miniflare/dist/src/workers/ratelimit/ratelimit.worker.js");
+        let source = std::fs::read_to_string(&simulation).map_err(|e| {
+            format!(
+                "{}: {e}; run `cargo xtask setup` (npm's miniflare comes with wrangler)",
+                simulation.display()
+            )
+        })?;
+        let simulation_file = format!("workerd-{port}-ratelimit.js");
+        let mut internal = vec![format!(
+            "(name = {SIMULATION_MODULE:?}, esModule = embed {simulation_file:?}, internal = true)"
+        )];
+        extra.push((simulation_file, source));
+        let mut inner = vec![
+            format!(
+                "(name = \"namespaceId\", json = {:?})",
+                format!("{RATE_LIMITER:?}")
+            ),
+            format!("(name = \"limit\", json = \"{}\")", binding.limit),
+            format!("(name = \"period\", json = \"{}\")", binding.period_secs),
+        ];
+        let module = if binding.latency_ms > 0 {
+            let delayed_file = format!("workerd-{port}-delayed-ratelimit.js");
+            internal.push(format!(
+                "(name = {DELAYED_MODULE:?}, esModule = embed {delayed_file:?}, internal = true)"
+            ));
+            extra.push((delayed_file, DELAYED_SOURCE.to_owned()));
+            inner.push(format!(
+                "(name = \"latencyMs\", json = \"{}\")",
+                binding.latency_ms
+            ));
+            DELAYED_MODULE
+        } else {
+            SIMULATION_MODULE
+        };
+        bindings.push(format!(
+            "(name = {RATE_LIMITER:?}, wrapped = (moduleName = {module:?}, innerBindings = [{}]))",
+            inner.join(", ")
+        ));
+        if !vars.iter().any(|(name, _)| *name == RATE_LIMITER_PERIOD) {
+            bindings.push(format!(
+                "(name = {RATE_LIMITER_PERIOD:?}, text = \"{}\")",
+                binding.period_secs
+            ));
+        }
+        extensions = format!("  extensions = [(modules = [{}])],\n", internal.join(", "));
+    }
+    let text = format!(
         r#"using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "main", worker = .worker)],
   sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "main")],
-);
+{extensions});
 const worker :Workerd.Worker = (
   modules = [{modules}],
   compatibilityDate = "{date}",
@@ -106,7 +355,8 @@ const worker :Workerd.Worker = (
         date = compatibility_date()?,
         bindings = bindings.join(", "),
         modules = modules.join(", "),
-    ))
+    );
+    Ok(WorkerdConfig { text, extra })
 }
 
 /// `compatibility_date` of the root `wrangler.toml`, so every runner has the same semantics.
@@ -186,8 +436,8 @@ fn api_only_config(build: &Path) -> Result<PathBuf, String> {
 pub struct LocalWorker {
     child: Child,
     log: PathBuf,
-    /// A config file written for this run only, removed when it stops.
-    scratch: Option<PathBuf>,
+    /// Files written for this run only (a config, its modules), removed when it stops.
+    scratch: Vec<PathBuf>,
     /// `http://127.0.0.1:PORT`
     pub base: String,
 }
@@ -208,9 +458,10 @@ impl LocalWorker {
 
     /// Starts `build` in workerd itself, with no wrangler proxy in front: what the platform
     /// runs, and what the bench measures. The config (Cap'n Proto text, the modules embedded
-    /// from the build folder, `vars` as text bindings) is written into the build folder.
+    /// from the build folder, `vars` as text bindings, the rate-limiting binding as the root
+    /// `wrangler.toml` declares it) is written into the build folder.
     pub fn direct(build: &Path, vars: &[(&str, &str)]) -> Result<LocalWorker, String> {
-        LocalWorker::direct_inspected(build, vars, None)
+        LocalWorker::direct_with(build, vars, Some(RateLimitBinding::shipped()?), None)
     }
 
     /// [`LocalWorker::direct`] with workerd's inspector (V8's DevTools protocol) on
@@ -220,18 +471,43 @@ impl LocalWorker {
         vars: &[(&str, &str)],
         inspector: Option<u16>,
     ) -> Result<LocalWorker, String> {
+        LocalWorker::direct_with(build, vars, Some(RateLimitBinding::shipped()?), inspector)
+    }
+
+    /// [`LocalWorker::direct`] with this rate-limiting binding (`None`: none at all) and,
+    /// if given, the inspector on 127.0.0.1:`inspector`.
+    pub fn direct_with(
+        build: &Path,
+        vars: &[(&str, &str)],
+        rate_limit: Option<RateLimitBinding>,
+        inspector: Option<u16>,
+    ) -> Result<LocalWorker, String> {
         let port = free_port()?;
+        let generated = workerd_config(build, port, vars, rate_limit)?;
+        let mut scratch = Vec::new();
+        for (name, text) in &generated.extra {
+            let path = build.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            scratch.push(path);
+        }
         let config = build.join(format!("workerd-{port}.capnp"));
-        std::fs::write(&config, workerd_config(build, port, vars)?)
+        std::fs::write(&config, &generated.text)
             .map_err(|e| format!("{}: {e}", config.display()))?;
+        scratch.push(config.clone());
         let mut cmd = Command::new(root().join("node_modules/.bin/workerd"));
         cmd.arg("serve");
         if let Some(inspector) = inspector {
             cmd.arg(format!("--inspector-addr=127.0.0.1:{inspector}"));
         }
         cmd.arg(&config);
-        let mut worker = LocalWorker::spawn(cmd, "workerd", port)?;
-        worker.scratch = Some(config);
+        let spawned = LocalWorker::spawn(cmd, "workerd", port);
+        if spawned.is_err() {
+            for path in &scratch {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        let mut worker = spawned?;
+        worker.scratch = scratch;
         Ok(worker)
     }
 
@@ -253,7 +529,7 @@ impl LocalWorker {
         let mut worker = LocalWorker {
             child,
             log,
-            scratch: None,
+            scratch: Vec::new(),
             base: format!("http://127.0.0.1:{port}"),
         };
         worker.wait_ready()?;
@@ -285,12 +561,19 @@ impl LocalWorker {
         ))
     }
 
-    /// The last lines wrangler printed (for failure messages).
+    /// The last lines the server printed (for failure messages).
     pub fn log_tail(&self) -> String {
-        let mut text = String::new();
-        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut text));
+        let text = self.log();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Everything the server printed so far, stdout and stderr (the worker's `console`
+    /// output among it).
+    pub fn log(&self) -> String {
+        let mut bytes = Vec::new();
+        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_end(&mut bytes));
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// The server process (workerd itself for [`LocalWorker::direct`]).
@@ -306,8 +589,8 @@ impl LocalWorker {
 impl Drop for LocalWorker {
     fn drop(&mut self) {
         stop_group(&mut self.child);
-        if let Some(scratch) = &self.scratch {
-            let _ = std::fs::remove_file(scratch);
+        for path in &self.scratch {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! and runs them with the build folders set (see the crate docs).
 
 use aicr_conformance::{EnvCases, Upstream};
+use aicr_worker_e2e::client::{Answer, agent, call};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, UPSTREAM_BUILD_ENV, build_dir, root};
 use serde_json::Value;
 use std::io::Read;
@@ -12,70 +13,6 @@ mod common;
 use common::in_process;
 
 const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
-
-/// One HTTP answer, whatever its status.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build()
-}
-
-fn call(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Answer {
-    let mut request = agent.request(method, url);
-    for (name, value) in headers {
-        request = request.set(name, value);
-    }
-    let result = match body {
-        Some(bytes) => request.send_bytes(bytes),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = response.status();
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
-        .collect();
-    let mut bytes = Vec::new();
-    response
-        .into_reader()
-        .read_to_end(&mut bytes)
-        .unwrap_or_else(|e| panic!("{method} {url}: body: {e}"));
-    Answer {
-        status,
-        headers,
-        body: bytes,
-    }
-}
 
 fn is_uuid(text: &str) -> bool {
     text.len() == 36
