@@ -104,6 +104,11 @@ pub fn readme() -> Result {
         ));
     }
     let curls = readme_commands("curl 'http://127.0.0.1:8080/")?;
+    // The access-control example serves a tenants document minted by `cargo xtask key
+    // new`; a fresh clone has none yet, so make one the way the README says.
+    if serves.iter().any(|c| c.contains(".aicr/")) && !root().join(".aicr/tenants.json").exists() {
+        crate::key::run(&["new".into(), "--tenant".into(), "readme".into()])?;
+    }
     for command in &serves {
         let port = command
             .split_whitespace()
