@@ -1453,3 +1453,68 @@ fn openapi_documents_v2_as_answered() {
         assert!(get.get("deprecated").is_none(), "{path}");
     }
 }
+
+/// The longest run of `filler`'s characters in any string (or key) of `value`.
+fn longest_echo(value: &Value, filler: &str) -> usize {
+    let run = |s: &str| {
+        let (mut best, mut current) = (0, 0);
+        for c in s.chars() {
+            current = if filler.contains(c) {
+                current + c.len_utf8()
+            } else {
+                0
+            };
+            best = best.max(current);
+        }
+        best
+    };
+    match value {
+        Value::String(s) => run(s),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| longest_echo(v, filler))
+            .max()
+            .unwrap_or(0),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| run(k).max(longest_echo(v, filler)))
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[test]
+fn problems_echo_at_most_200_bytes_of_any_client_value() {
+    for filler in ["A", "é", "x`"] {
+        // Long, yet within a URI once percent-encoded.
+        let long = filler.repeat(9000);
+        let token = filler.repeat(1000 / filler.len());
+        let selectors = [
+            format!("/{token}"),
+            format!("/componentRefs/0/values/{token}"),
+            format!("/componentRefs/{token}"),
+            format!("/deploymentOrder/0/{token}"),
+            token.clone(),
+            format!("/{token}~"),
+        ];
+        let mut targets: Vec<String> = selectors
+            .iter()
+            .map(|s| format!("/v2/query?service=eks&selector={}", encode(s)))
+            .collect();
+        for route in ["recipe", "query", "bundle"] {
+            targets.push(format!("/v2/{route}?service={}", encode(&long)));
+        }
+        // Only the bundle refuses (and names) unknown parameters.
+        targets.push(format!("/v2/bundle?{}=1", encode(&long)));
+        targets.push(format!("/v2/{}", encode(&long)));
+        for target in targets {
+            let what = format!("{}…", &target[..target.floor_char_boundary(60)]);
+            let r = get(&target);
+            assert!(r.status().is_client_error(), "{what}: {}", r.status());
+            assert!(r.body().len() < 4096, "{what}: {} bytes", r.body().len());
+            let echoed = longest_echo(&json(&r), filler);
+            assert!(echoed <= 200, "{what}: echoes {echoed} bytes");
+        }
+    }
+}

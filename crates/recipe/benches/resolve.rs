@@ -1,7 +1,8 @@
-//! Engine benchmarks: resolve for representative criteria on our catalog and upstream's,
-//! and `/v1/query` selectors over the hydrated recipe. `cargo xtask bench` prints a table.
+//! Engine benchmarks: resolve for representative criteria on our catalog and upstream's
+//! (and once with provenance, as `/v2/recipe` does), and `/v1/query` selectors and a
+//! `/v2/query` pointer over the hydrated recipe. `cargo xtask bench` prints a table.
 
-use aicr_recipe::{Accelerator, Criteria, Intent, Os, Platform, Service};
+use aicr_recipe::{Accelerator, Criteria, Intent, Os, Platform, Pointer, Service};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -54,8 +55,17 @@ fn benches(c: &mut Criterion) {
                 b.iter(|| black_box(catalog.resolve(black_box(&criteria)).unwrap()))
             });
         }
-        group.finish();
         let training = cases()[1].1;
+        group.bench_function("eks-h100-ubuntu-training with provenance (/v2)", |b| {
+            b.iter(|| {
+                black_box(
+                    catalog
+                        .resolve_with_provenance(black_box(&training))
+                        .unwrap(),
+                )
+            })
+        });
+        group.finish();
         let mut group = c.benchmark_group(format!("query {label}"));
         group.bench_function(
             "deep selector components.gpu-operator.values.driver.version",
@@ -81,6 +91,24 @@ fn benches(c: &mut Criterion) {
                 )
             })
         });
+        let gpu = catalog
+            .resolve(&training)
+            .unwrap()
+            .components
+            .iter()
+            .position(|c| c.name == "gpu-operator")
+            .unwrap();
+        let pointer =
+            Pointer::parse(&format!("/componentRefs/{gpu}/values/driver/version")).unwrap();
+        group.bench_function(
+            "deep pointer (/v2) /componentRefs/{gpu-operator}/values/driver/version",
+            |b| {
+                b.iter(|| {
+                    let recipe = catalog.resolve(black_box(&training)).unwrap();
+                    black_box(recipe.select(black_box(&pointer)).unwrap())
+                })
+            },
+        );
         group.finish();
     }
 }
