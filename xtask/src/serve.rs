@@ -113,9 +113,11 @@ pub fn run(args: &[String]) -> Result {
 const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// How long `serve` may take to stop after Ctrl-C.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
-/// The explorer tests run against the served page: a recipe picked in the form, and one
-/// opened from a share link (`/?service=eks&accelerator=h100&os=ubuntu&intent=training`).
-const SERVED_PAGE_TESTS: &str = "picked criteria|share link shows its recipe";
+/// The explorer tests run against the served page: a recipe picked in the form, one
+/// opened from a share link (`/?service=eks&accelerator=h100&os=ubuntu&intent=training`),
+/// and no console error on either: the page is served with `www/_headers`' policy, and
+/// Chromium reports what the policy blocks there.
+const SERVED_PAGE_TESTS: &str = "picked criteria|share link shows its recipe|no console errors";
 
 /// Test step: a newcomer's first run. `www/pkg/` is removed, as on a fresh clone; the
 /// README's `cargo xtask serve` (on a free port) must build it and serve a working explorer,

@@ -264,10 +264,39 @@ fn explorer_index_is_served_from_www() {
         page.header("content-type")
     );
     assert_eq!(page.body, expected, "/ is not www/index.html");
-    // API paths still reach the worker with the explorer in place.
+    // The page and every file it loads carry www/_headers' policy; the rules file itself
+    // is configuration, not content.
+    let mut files = vec!["/", "/index.html", "/app.js", "/style.css"];
+    if root().join("www/pkg/aicr_web_bg.wasm").exists() {
+        files.extend(["/pkg/aicr_web.js", "/pkg/aicr_web_bg.wasm"]);
+    }
+    for path in files {
+        let file = call(&agent(), "GET", &worker.url(path), &[], None);
+        assert_eq!(file.status, 200, "{path}");
+        assert_eq!(
+            file.header("content-security-policy"),
+            Some(aicr_stack::EXPLORER_CSP),
+            "{path}"
+        );
+        assert_eq!(
+            file.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            file.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+    }
+    let rules = call(&agent(), "GET", &worker.url("/_headers"), &[], None);
+    assert_ne!(rules.status, 200, "www/_headers is served as a file");
+    // API paths still reach the worker with the explorer in place, with the API's policy.
+    let health = call(&agent(), "GET", &worker.url("/health"), &[], None);
+    assert_eq!(health.json()["status"], "healthy");
     assert_eq!(
-        call(&agent(), "GET", &worker.url("/health"), &[], None).json()["status"],
-        "healthy"
+        health.header("content-security-policy"),
+        Some(aicr_stack::API_CSP)
     );
 }
 
