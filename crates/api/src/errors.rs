@@ -33,6 +33,8 @@ pub enum ErrorCode {
     /// Over a rate limit (429, with `Retry-After`); retrying later succeeds.
     RateLimitExceeded,
     Internal,
+    /// The answer took longer than the host allows (504, upstream's `TIMEOUT`).
+    Timeout,
 }
 
 impl ErrorCode {
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
             ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Timeout => "TIMEOUT",
         }
     }
 
@@ -61,6 +64,7 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorCode::RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -85,6 +89,7 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "A request precondition failed",
             ErrorCode::RateLimitExceeded => "Too many requests",
             ErrorCode::Internal => "The server failed to answer",
+            ErrorCode::Timeout => "The answer took too long",
         }
     }
 

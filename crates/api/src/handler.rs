@@ -101,6 +101,17 @@ impl<'c> Api<'c> {
         Api { build, ..self }
     }
 
+    /// Forgets every memoised answer (shared by clones); returns how many there were.
+    /// Answers stay correct either way: the memo is keyed by strong ETags.
+    pub fn flush_memo(&self) -> usize {
+        self.memo.flush()
+    }
+
+    /// How many rendered answers the memo holds (shared by clones).
+    pub fn memo_len(&self) -> usize {
+        self.memo.len()
+    }
+
     pub fn catalog(&self) -> &'c Catalog {
         self.catalog
     }

@@ -43,6 +43,12 @@ pub use errors::{ApiError, ErrorCode, truncate};
 pub use handler::{Api, request_id};
 pub use render::Format;
 
+/// The route a path is served by (its template, for logs and metric labels), or
+/// `"unmatched"`: labels stay few whatever paths clients send.
+pub fn route_template(path: &str) -> &'static str {
+    routes::Route::find(path).map_or("unmatched", |r| r.path)
+}
+
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest selector accepted on `/v1/query`.

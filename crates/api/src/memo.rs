@@ -53,9 +53,16 @@ impl Memo {
     }
 
     /// How many bodies it holds.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.lock().map_or(0, |e| e.bodies.len())
+    }
+
+    /// Forgets every body (an operator's cache flush); returns how many there were.
+    pub fn flush(&self) -> usize {
+        self.lock().map_or(0, |mut e| {
+            e.order.clear();
+            std::mem::take(&mut e.bodies).len()
+        })
     }
 
     /// A poisoned lock (a panic while holding it) only costs the memo, never an answer.
@@ -84,6 +91,8 @@ mod tests {
             memo.body::<()>(&i.to_string(), || Ok(vec![0; 8])).unwrap();
         }
         assert_eq!(memo.len(), CAPACITY);
+        assert_eq!(memo.flush(), CAPACITY);
+        assert_eq!(memo.len(), 0);
         // A failed render is not remembered.
         assert_eq!(memo.body("e", || Err("no")), Err("no"));
         assert_eq!(
