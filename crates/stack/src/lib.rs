@@ -11,12 +11,13 @@
 //!
 //! | layer | what | from |
 //! |---|---|---|
+//! | trace | W3C `traceparent` continued or started, echoed on every answer | ours ([`trace`]) |
 //! | security headers | `nosniff`, `Referrer-Policy`, `X-Frame-Options`, a `Content-Security-Policy` for API answers, HSTS where the host serves TLS | tower-http `SetResponseHeaderLayer` |
 //! | compression | br / gzip by `Accept-Encoding`, ≥ 1 KiB textual bodies, hosts without platform compression | ours ([`compress`]: buffered bodies, no tokio) |
 //! | CORS | origin allowlist, preflight 204, `Vary: Origin`, no credentials | tower-http `CorsLayer`, wrapped ([`cors`]) |
 //! | authentication | API keys (HMAC-stored), signed requests, replay guard, tenant routes and origins | tower-http `ValidateRequestHeaderLayer` with our decision ([`auth`]) |
 //! | rate limits | per tenant, else per trusted client address; 429 with `Retry-After`, `RateLimit-*` | ours ([`limit`]), counts in governor's GCRA or the edge's binding |
-//! | API | routes, validation, ETags, errors | `aicr-api` |
+//! | API | routes, validation, ETags, errors | `aicr-api` (or any inner service: [`Stack::around`]) |
 //!
 //! Timers (timeouts, request tracing) need a clock the wasm hosts do not share with tokio;
 //! they belong to the native server, which adds them outside this stack.
@@ -29,6 +30,7 @@ pub mod cors;
 pub mod keys;
 pub mod limit;
 pub mod policy;
+pub mod trace;
 
 pub use auth::Principal;
 pub use client::Connection;
@@ -36,6 +38,7 @@ pub use client::Connection;
 pub use limit::Gcra;
 pub use limit::{Decision, RateLimitBackend};
 pub use policy::{Limit, Policy, Tenant};
+pub use trace::{AccessRecord, TraceContext};
 
 use aicr_api::{Api, ApiError, RequestContext};
 use http::header::{self, HeaderName, HeaderValue};
@@ -143,7 +146,26 @@ impl Stack {
         limiter: Option<B>,
         options: HostOptions,
     ) -> Stack {
-        let policy = Arc::new(policy);
+        Stack::around(api, Arc::new(policy), limiter, options)
+    }
+
+    /// The same layers around another inner service (a server's admin routes, say), so
+    /// every listener applies one policy the same way.
+    pub fn around<S, B>(
+        inner: S,
+        policy: Arc<Policy>,
+        limiter: Option<B>,
+        options: HostOptions,
+    ) -> Stack
+    where
+        S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>
+            + Clone
+            + MaybeSend
+            + MaybeSync
+            + 'static,
+        S::Future: MaybeSend + 'static,
+        B: RateLimitBackend + MaybeSync,
+    {
         let authorize = auth::Authorize {
             policy: policy.clone(),
             seen: Arc::new(Mutex::new(Default::default())),
@@ -162,6 +184,7 @@ impl Stack {
             tower_layer::Identity::new()
         };
         let service = ServiceBuilder::new()
+            .layer(trace::TraceLayer)
             .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(header(header::REFERRER_POLICY, "no-referrer"))
             .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -174,10 +197,11 @@ impl Stack {
             .layer(compression)
             .layer(cors::CorsLayer::new(policy.clone()))
             .layer(ValidateRequestHeaderLayer::custom(authorize))
+            .layer(trace::RecordPrincipalLayer)
             .layer(option_layer(
                 limiter.map(|b| limit::RateLimitLayer::new(policy.clone(), b)),
             ))
-            .service(api);
+            .service(inner);
         Stack {
             call: Arc::new(move |request| {
                 let mut service = service.clone();

@@ -515,3 +515,50 @@ fn compression_follows_accept_encoding_and_keeps_conditional_requests_working() 
         (200, "")
     );
 }
+
+#[test]
+fn every_answer_echoes_a_traceparent_and_yields_an_access_record() {
+    let f = fixture(&[], HostOptions::default());
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let uri = "/v1/recipe?service=eks&accelerator=h100&intent=training";
+    let r = send(
+        &f.stack,
+        get(
+            uri,
+            &[("traceparent", parent), ("authorization", &bearer(&f.acme))],
+        ),
+        "192.0.2.1",
+    );
+    let echoed = header(&r, "traceparent");
+    assert!(
+        echoed.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && echoed.ends_with("-01"),
+        "{echoed}"
+    );
+    let ctx = RequestContext::default();
+    let record = aicr_stack::AccessRecord::of(&http::Method::GET, "/v1/recipe", &r, &ctx, 1.25);
+    assert_eq!(record.tenant, "acme");
+    assert_eq!(record.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!((record.route, record.status), ("/v1/recipe", 200));
+    assert_eq!(record.request_id, header(&r, "x-request-id"));
+    let line = record.to_json();
+    assert!(
+        !line.contains(&f.acme[18..]) && !line.contains("service=eks"),
+        "{line}"
+    );
+    // Refused before identification: the tenant is unknown, the route still templated.
+    let r = send(
+        &f.stack,
+        get(
+            "/v1/nope/../recipe",
+            &[("authorization", "Bearer nonsense")],
+        ),
+        "192.0.2.1",
+    );
+    let record =
+        aicr_stack::AccessRecord::of(&http::Method::GET, "/v1/nope/../recipe", &r, &ctx, 0.1);
+    assert_eq!(
+        (record.tenant.as_str(), record.route, record.status),
+        ("unknown", "unmatched", 401)
+    );
+    assert_eq!(header(&r, "traceparent").len(), 55);
+}

@@ -1,0 +1,314 @@
+//! W3C Trace Context and the one access-log line per request, the same on every host.
+//!
+//! A request's `traceparent` (version `00`, a non-zero trace id and parent span id) is
+//! continued: the answer's span gets a new id under the same trace. Anything else (none, a
+//! malformed or all-zero one) starts a new trace. Either way the answer echoes
+//! `traceparent` with this request's span, so a client or proxy can find it in the logs.
+//! Ids are derived from the host's per-request randomness ([`RequestContext::random`]),
+//! so no layer needs a random source of its own.
+//!
+//! [`AccessRecord`] is what a host logs once a request is answered: what the stack knows
+//! (request id, trace, tenant, route template, status, bytes) plus the latency only the
+//! host can measure. It never holds a key, a body or a query string.
+
+use crate::auth::Principal;
+use crate::{BoxFuture, MaybeSend, request_context};
+use aicr_api::RequestContext;
+use http::header::{HeaderName, HeaderValue};
+use http::{Request, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// This request's place in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: [u8; 16],
+    /// The caller's span, when the request continued a trace.
+    pub parent_id: Option<[u8; 8]>,
+    /// This request's span.
+    pub span_id: [u8; 8],
+    pub sampled: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// 24 bytes for ids from the request's randomness (the request id uses it as is).
+fn derived(ctx: &RequestContext) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"aicr trace ids");
+    hasher.update(ctx.random);
+    hasher.finalize().into()
+}
+
+impl TraceContext {
+    /// Continues the caller's trace from `traceparent`, or starts one.
+    pub fn of<B>(request: &Request<B>) -> TraceContext {
+        let seed = derived(&request_context(request));
+        let span_id: [u8; 8] = seed[16..24].try_into().unwrap_or_default();
+        let parsed = request
+            .headers()
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let mut parts = v.trim().split('-');
+                let (version, trace, parent, flags) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                if version != "00" || parts.next().is_some() {
+                    return None;
+                }
+                let trace: [u8; 16] = unhex(trace).filter(|t| t != &[0; 16])?;
+                let parent: [u8; 8] = unhex(parent).filter(|p| p != &[0; 8])?;
+                let flags: [u8; 1] = unhex(flags)?;
+                Some((trace, parent, flags[0] & 1 == 1))
+            });
+        match parsed {
+            Some((trace_id, parent, sampled)) => TraceContext {
+                trace_id,
+                parent_id: Some(parent),
+                span_id,
+                sampled,
+            },
+            None => TraceContext {
+                trace_id: seed[..16].try_into().unwrap_or_default(),
+                parent_id: None,
+                span_id,
+                sampled: false,
+            },
+        }
+    }
+
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+
+    /// The `traceparent` naming this request's span.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{}-{:02x}",
+            self.trace_id_hex(),
+            self.span_id_hex(),
+            u8::from(self.sampled)
+        )
+    }
+}
+
+/// Puts a [`TraceContext`] on every request and echoes `traceparent` on every answer.
+#[derive(Clone, Copy, Default)]
+pub struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+    fn layer(&self, inner: S) -> Trace<S> {
+        Trace { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Trace<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Vec<u8>>> for Trace<S>
+where
+    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>,
+    S::Future: MaybeSend + 'static,
+{
+    type Response = Response<Vec<u8>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Vec<u8>>) -> Self::Future {
+        let trace = TraceContext::of(&request);
+        request.extensions_mut().insert(trace);
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            if let Ok(value) = HeaderValue::from_str(&trace.traceparent()) {
+                response.headers_mut().insert(TRACEPARENT, value);
+            }
+            response.extensions_mut().insert(trace);
+            Ok(response)
+        })
+    }
+}
+
+/// Copies who the request acted for into the answer's extensions, for the host's log.
+#[derive(Clone, Copy, Default)]
+pub struct RecordPrincipalLayer;
+
+impl<S> Layer<S> for RecordPrincipalLayer {
+    type Service = RecordPrincipal<S>;
+    fn layer(&self, inner: S) -> RecordPrincipal<S> {
+        RecordPrincipal { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct RecordPrincipal<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Vec<u8>>> for RecordPrincipal<S>
+where
+    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>,
+    S::Future: MaybeSend + 'static,
+{
+    type Response = Response<Vec<u8>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+        let principal = request.extensions().get::<Principal>().cloned();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            if let Some(principal) = principal {
+                response.extensions_mut().insert(principal);
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// One answered request, as every host logs it (one JSON line).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRecord {
+    pub timestamp: String,
+    pub request_id: String,
+    pub trace_id: String,
+    pub span_id: String,
+    /// The tenant's name, `anonymous`, or `unknown` (refused before identification).
+    pub tenant: String,
+    pub method: String,
+    /// The route template (`/v1/recipe`), never the raw path or query.
+    pub route: &'static str,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub bytes: usize,
+}
+
+impl AccessRecord {
+    /// The record of `response` to a request for `method` and `path`, answered in
+    /// `latency_ms` (measured by the host) at the time in `ctx`.
+    pub fn of(
+        method: &http::Method,
+        path: &str,
+        response: &Response<Vec<u8>>,
+        ctx: &RequestContext,
+        latency_ms: f64,
+    ) -> AccessRecord {
+        let trace = response.extensions().get::<TraceContext>();
+        let tenant = match response.extensions().get::<Principal>() {
+            Some(Principal::Tenant(name)) => name.to_string(),
+            Some(Principal::Anonymous) => "anonymous".to_owned(),
+            None => "unknown".to_owned(),
+        };
+        AccessRecord {
+            timestamp: ctx.timestamp(),
+            request_id: response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            trace_id: trace.map(TraceContext::trace_id_hex).unwrap_or_default(),
+            span_id: trace.map(TraceContext::span_id_hex).unwrap_or_default(),
+            tenant,
+            method: method.as_str().chars().take(16).collect(),
+            route: aicr_api::route_template(path),
+            status: response.status().as_u16(),
+            latency_ms: (latency_ms * 1000.0).round() / 1000.0,
+            bytes: response.body().len(),
+        }
+    }
+
+    /// The JSON line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(traceparent: Option<&str>) -> Request<()> {
+        let mut builder = Request::get("/");
+        if let Some(t) = traceparent {
+            builder = builder.header("traceparent", t);
+        }
+        let mut r = builder.body(()).unwrap();
+        r.extensions_mut().insert(RequestContext {
+            unix_nanos: 0,
+            random: [4; 16],
+        });
+        r
+    }
+
+    #[test]
+    fn a_valid_traceparent_is_continued_with_a_new_span() {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let t = TraceContext::of(&request(Some(parent)));
+        assert_eq!(t.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            t.parent_id.map(|p| hex(&p)).as_deref(),
+            Some("00f067aa0ba902b7")
+        );
+        assert!(t.sampled);
+        assert_ne!(t.span_id_hex(), "00f067aa0ba902b7");
+        assert!(
+            t.traceparent()
+                .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+        );
+        assert!(t.traceparent().ends_with("-01"));
+    }
+
+    #[test]
+    fn anything_else_starts_a_trace() {
+        for bad in [
+            None,
+            Some("garbage"),
+            Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
+            Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+        ] {
+            let t = TraceContext::of(&request(bad));
+            assert_eq!(t.parent_id, None, "{bad:?}");
+            assert_ne!(t.trace_id, [0; 16]);
+            assert_eq!(t.traceparent().len(), 55);
+        }
+    }
+}
