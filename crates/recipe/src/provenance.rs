@@ -191,6 +191,8 @@ impl<'c> Recorder<'c> {
     }
 }
 
+/// The slot of `field` in the per-field arrays: its declaration order, which
+/// [`RefField::ALL`] follows.
 fn position(field: RefField) -> usize {
     field as usize
 }
@@ -224,8 +226,8 @@ impl<'c> Observer<'c> for Recorder<'c> {
 
 /// Whether a component field is in the `RecipeResult` document (where `type` and `source`
 /// always are, an empty `type` or `source` has no setter to name).
-fn present(recipe_field: RefField, c: &crate::resolve::ResolvedComponent<'_>) -> bool {
-    match recipe_field {
+fn present(field: RefField, c: &crate::resolve::ResolvedComponent<'_>) -> bool {
+    match field {
         RefField::Namespace => !c.namespace.is_empty(),
         RefField::Chart => !c.chart.is_empty(),
         RefField::Type => !c.kind.is_empty(),
@@ -434,5 +436,17 @@ impl Serialize for WithProvenance<'_, '_> {
         self.recipe.serialize_entries(&mut m)?;
         m.serialize_entry("provenance", self.provenance)?;
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_the_fields_in_declaration_order() {
+        for (i, field) in RefField::ALL.into_iter().enumerate() {
+            assert_eq!(position(field), i, "{field:?}");
+        }
     }
 }
