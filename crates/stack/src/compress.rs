@@ -12,20 +12,16 @@
 //! becomes weak (the bytes differ per coding, the meaning does not; RFC 9110 §8.8.1), so
 //! `If-None-Match` keeps working: it compares weakly.
 
-use crate::{BoxFuture, MaybeSend};
+use crate::hook::Hook;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
-use std::convert::Infallible;
 use std::io::Write;
-use std::task::{Context, Poll};
-use tower_layer::Layer;
-use tower_service::Service;
 
 /// Smallest body worth compressing.
 pub const MIN_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Coding {
+pub enum Coding {
     #[cfg(feature = "br")]
     Brotli,
     Gzip,
@@ -144,68 +140,45 @@ fn add_vary(response: &mut Response<Vec<u8>>) {
 
 /// Compresses answers per `Accept-Encoding`.
 #[derive(Clone, Copy, Default)]
-pub struct CompressionLayer;
+pub struct Compress;
 
-impl<S> Layer<S> for CompressionLayer {
-    type Service = Compression<S>;
-    fn layer(&self, inner: S) -> Compression<S> {
-        Compression { inner }
-    }
-}
+impl Hook for Compress {
+    /// The coding the client accepts, if any.
+    type Seen = Option<Coding>;
 
-#[derive(Clone)]
-pub struct Compression<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Vec<u8>>> for Compression<S>
-where
-    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>,
-    S::Future: MaybeSend + 'static,
-{
-    type Response = Response<Vec<u8>>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
-        let coding = request
+    fn before(&self, request: &mut Request<Vec<u8>>) -> Option<Coding> {
+        request
             .headers()
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
-            .and_then(choose);
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            let Some(coding) = coding else {
-                return Ok(response);
-            };
-            if response.status() == StatusCode::NOT_MODIFIED {
-                // The client holds the coded representation it was sent: name it so.
-                weaken(&mut response);
-                add_vary(&mut response);
-                return Ok(response);
-            }
-            if !compressible(&response) {
-                return Ok(response);
-            }
-            // Encoding into memory cannot fail short of allocation; if it ever does, the
-            // identity body is still a correct answer.
-            if let Ok(coded) = encode(coding, response.body()) {
-                *response.body_mut() = coded;
-                response.headers_mut().insert(
-                    header::CONTENT_ENCODING,
-                    HeaderValue::from_static(coding.token()),
-                );
-                response.headers_mut().remove(header::CONTENT_LENGTH);
-                weaken(&mut response);
-                add_vary(&mut response);
-            }
-            Ok(response)
-        })
+            .and_then(choose)
+    }
+
+    fn after(coding: Option<Coding>, response: &mut Response<Vec<u8>>) {
+        let Some(coding) = coding else {
+            return;
+        };
+        if response.status() == StatusCode::NOT_MODIFIED {
+            // The client holds the coded representation it was sent: name it so.
+            weaken(response);
+            add_vary(response);
+            return;
+        }
+        if !compressible(response) {
+            return;
+        }
+        // Encoding into memory cannot fail short of allocation; if it ever does, the
+        // identity body is still a correct answer.
+        if let Ok(coded) = encode(coding, response.body()) {
+            *response.body_mut() = coded;
+            response.headers_mut().insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding.token()),
+            );
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+            weaken(response);
+            add_vary(response);
+        }
     }
 }
 

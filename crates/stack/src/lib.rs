@@ -27,6 +27,7 @@ pub mod client;
 #[cfg(feature = "compression")]
 pub mod compress;
 pub mod cors;
+pub mod hook;
 pub mod keys;
 pub mod limit;
 pub mod policy;
@@ -174,7 +175,11 @@ impl Stack {
             SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
         };
         #[cfg(feature = "compression")]
-        let compression = option_layer(options.compress.then_some(compress::CompressionLayer));
+        let compression = option_layer(
+            options
+                .compress
+                .then_some(hook::HookLayer(compress::Compress)),
+        );
         #[cfg(not(feature = "compression"))]
         let compression = {
             assert!(
@@ -184,7 +189,7 @@ impl Stack {
             tower_layer::Identity::new()
         };
         let service = ServiceBuilder::new()
-            .layer(trace::TraceLayer)
+            .layer(hook::HookLayer(trace::Trace))
             .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(header(header::REFERRER_POLICY, "no-referrer"))
             .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -197,7 +202,7 @@ impl Stack {
             .layer(compression)
             .layer(cors::CorsLayer::new(policy.clone()))
             .layer(ValidateRequestHeaderLayer::custom(authorize))
-            .layer(trace::RecordPrincipalLayer)
+            .layer(hook::HookLayer(trace::RecordPrincipal))
             .layer(option_layer(
                 limiter.map(|b| limit::RateLimitLayer::new(policy.clone(), b)),
             ))

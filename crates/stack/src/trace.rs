@@ -12,16 +12,13 @@
 //! host can measure. It never holds a key, a body or a query string.
 
 use crate::auth::Principal;
-use crate::{BoxFuture, MaybeSend, request_context};
+use crate::hook::Hook;
+use crate::request_context;
 use aicr_api::RequestContext;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::convert::Infallible;
-use std::task::{Context, Poll};
-use tower_layer::Layer;
-use tower_service::Service;
 
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
@@ -117,87 +114,40 @@ impl TraceContext {
 
 /// Puts a [`TraceContext`] on every request and echoes `traceparent` on every answer.
 #[derive(Clone, Copy, Default)]
-pub struct TraceLayer;
+pub struct Trace;
 
-impl<S> Layer<S> for TraceLayer {
-    type Service = Trace<S>;
-    fn layer(&self, inner: S) -> Trace<S> {
-        Trace { inner }
-    }
-}
+impl Hook for Trace {
+    type Seen = TraceContext;
 
-#[derive(Clone)]
-pub struct Trace<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Vec<u8>>> for Trace<S>
-where
-    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>,
-    S::Future: MaybeSend + 'static,
-{
-    type Response = Response<Vec<u8>>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Vec<u8>>) -> Self::Future {
-        let trace = TraceContext::of(&request);
+    fn before(&self, request: &mut Request<Vec<u8>>) -> TraceContext {
+        let trace = TraceContext::of(request);
         request.extensions_mut().insert(trace);
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            if let Ok(value) = HeaderValue::from_str(&trace.traceparent()) {
-                response.headers_mut().insert(TRACEPARENT, value);
-            }
-            response.extensions_mut().insert(trace);
-            Ok(response)
-        })
+        trace
+    }
+
+    fn after(trace: TraceContext, response: &mut Response<Vec<u8>>) {
+        if let Ok(value) = HeaderValue::from_str(&trace.traceparent()) {
+            response.headers_mut().insert(TRACEPARENT, value);
+        }
+        response.extensions_mut().insert(trace);
     }
 }
 
 /// Copies who the request acted for into the answer's extensions, for the host's log.
 #[derive(Clone, Copy, Default)]
-pub struct RecordPrincipalLayer;
+pub struct RecordPrincipal;
 
-impl<S> Layer<S> for RecordPrincipalLayer {
-    type Service = RecordPrincipal<S>;
-    fn layer(&self, inner: S) -> RecordPrincipal<S> {
-        RecordPrincipal { inner }
-    }
-}
+impl Hook for RecordPrincipal {
+    type Seen = Option<Principal>;
 
-#[derive(Clone)]
-pub struct RecordPrincipal<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Vec<u8>>> for RecordPrincipal<S>
-where
-    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>,
-    S::Future: MaybeSend + 'static,
-{
-    type Response = Response<Vec<u8>>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    fn before(&self, request: &mut Request<Vec<u8>>) -> Option<Principal> {
+        request.extensions().get::<Principal>().cloned()
     }
 
-    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
-        let principal = request.extensions().get::<Principal>().cloned();
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            if let Some(principal) = principal {
-                response.extensions_mut().insert(principal);
-            }
-            Ok(response)
-        })
+    fn after(principal: Option<Principal>, response: &mut Response<Vec<u8>>) {
+        if let Some(principal) = principal {
+            response.extensions_mut().insert(principal);
+        }
     }
 }
 
