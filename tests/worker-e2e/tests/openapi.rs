@@ -277,7 +277,30 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
     let codes = strings(&error["properties"]["code"]["enum"]);
     let required = strings(&error["required"]);
     let known: Vec<&String> = error["properties"].as_object().unwrap().keys().collect();
+    let problem = &doc["components"]["schemas"]["Problem"];
+    let problem_required = strings(&problem["required"]);
+    let check_problem = |what: &str, response: &http::Response<Vec<u8>>| {
+        let body = json_body(response);
+        for key in &problem_required {
+            assert!(body.get(*key).is_some(), "{what}: problem lacks {key}: {body}");
+        }
+        assert!(
+            codes.contains(&body["code"].as_str().unwrap()),
+            "{what}: undocumented code {}",
+            body["code"]
+        );
+        assert_eq!(body["status"], response.status().as_u16(), "{what}");
+        let shared = format!("Problem{}", response.status().as_u16());
+        assert!(
+            doc["components"]["responses"].get(&shared).is_some(),
+            "{what}: no shared {shared} response"
+        );
+    };
     let check_error = |what: &str, response: &http::Response<Vec<u8>>| {
+        if response.headers()["content-type"] == "application/problem+json" {
+            assert!(what.contains(" /v2"), "{what}: problem details outside /v2");
+            return check_problem(what, response);
+        }
         let body = json_body(response);
         let object = body
             .as_object()
