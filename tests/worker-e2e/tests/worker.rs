@@ -229,8 +229,8 @@ fn every_route_header_and_error_class_over_http() {
     let put = call(&agent, "PUT", &worker.url("/v1/recipe"), &[], Some(b"{}"));
     error(&put, 405, "wrong method");
     assert_eq!(put.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
-    let missing = error(&get("/v2/recipe", &[]), 404, "unknown path");
-    assert_eq!(missing["details"]["path"], "/v2/recipe");
+    let missing = error(&get("/v3/recipe", &[]), 404, "unknown path");
+    assert_eq!(missing["details"]["path"], "/v3/recipe");
     let empty_recipe = error(
         &call(&agent, "POST", &worker.url("/v1/bundle"), &[], Some(b"{}")),
         400,
