@@ -51,7 +51,7 @@ pub fn route_template(path: &str) -> &'static str {
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Largest selector accepted on `/v1/query`.
+/// Largest selector accepted on `/v1/query` and `/v2/query`.
 pub const MAX_SELECTOR_BYTES: usize = 1024;
 /// Value of the `X-API-Version` header.
 pub const API_VERSION_HEADER_VALUE: &str = "v1";
