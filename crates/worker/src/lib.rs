@@ -22,9 +22,11 @@
 //! rate limit to ask the binding about: the common case) the answer comes back as one
 //! string (status and headers) and the body (one more call, [`take_body`]), which the entry
 //! module turns into a `Response`. When a layer waits for the platform (the binding's
-//! count), [`answer`] returns a `Promise` of `[head, body]` instead: the body travels with
-//! its head, because other requests of the same isolate run while this one waits, and a
-//! body left for [`take_body`] could be taken by theirs.
+//! count), [`answer`] returns a `Promise` of `[head, body]` instead: other requests of the
+//! same isolate run while this one waits, so its body travels with its head rather than in
+//! the slot [`take_body`] empties, whose safety would then rest on when the runtime resumes
+//! each request (the synchronous path takes its body before any other request can run).
+//!
 //! A CPU profile of the first version, which used workers-rs's `Request`/`Response` and its
 //! async `fetch` event, showed the glue costing three times the API's own work: a promise
 //! and microtask per request, the `cf` object read on every request, a JS call per header
