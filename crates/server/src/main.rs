@@ -1,0 +1,207 @@
+//! # aicr-server — the native server
+//!
+//! A drop-in for upstream's `aicrd` where a long-lived process is wanted (a cluster that
+//! may not send its details to a third-party edge): the same stack the edge worker and the
+//! wasi:http component answer through (`aicr_stack::Stack` around `aicr_api::Api`, with
+//! in-process GCRA rate limits and compression), hosted on tokio and hyper, plus what only
+//! a process can do: graceful drain, timeouts and limits, native TLS with hot reload, JSON
+//! access logs, OTLP spans, Prometheus metrics and an admin API on a second listener, and
+//! feature flags. It serves the API only; the explorer page is the edge's (and any static
+//! host's) job.
+//!
+//! Start-up: read and check the whole environment (exit 2 naming the first variable that
+//! cannot be used), load the catalog and the TLS pair, bind both listeners (exit 1 if one
+//! cannot be bound), log `listening` with each address, serve. On SIGTERM or SIGINT:
+//! `/ready` answers 503 for `AICR_DRAIN_SECONDS` while everything else is still served
+//! (a second signal ends the delay early), then both listeners stop accepting, requests in
+//! flight are answered (within `AICR_SHUTDOWN_TIMEOUT_SECONDS`), queued spans are sent,
+//! and the process exits 0.
+
+mod admin;
+mod app;
+mod config;
+mod flags;
+mod logging;
+mod metrics;
+mod otlp;
+mod ready;
+mod serve;
+mod tls;
+
+use crate::app::App;
+use crate::config::{Settings, Vars, parse_level};
+use crate::logging::LogControl;
+use crate::serve::{Listener, Server};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::level_filters::LevelFilter;
+
+/// Longest the exporter may take to send its last spans at shutdown.
+const OTLP_FLUSH: Duration = Duration::from_secs(3);
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let vars = Vars::from_env();
+    // Logs first, so a configuration error is a JSON line like any other; a bad LOG_LEVEL
+    // is reported by the full check below.
+    let level = vars
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("LOG_LEVEL"))
+        .and_then(|l| parse_level(&l))
+        .unwrap_or(LevelFilter::INFO);
+    let log = LogControl::init(level);
+    let configured = vars.and_then(|vars| Ok((Settings::from_vars(&vars)?, vars)));
+    let (settings, vars) = match configured {
+        Ok(pair) => pair,
+        Err(e) => return refuse(&e),
+    };
+    if let Err(error) = log.set_level(settings.log_level) {
+        tracing::warn!(target: "server", %error, "LOG_LEVEL not applied");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(error) => {
+            tracing::error!(target: "server", %error, "cannot start the async runtime");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(settings, vars, log, started))
+}
+
+fn refuse(error: &aicr_api::ConfigError) -> ExitCode {
+    tracing::error!(target: "server", variable = %error.variable, value = %error.value,
+        expected = %error.expected, "invalid configuration; not starting");
+    ExitCode::from(2)
+}
+
+async fn bind(address: SocketAddr, which: &str) -> Result<TcpListener, ExitCode> {
+    TcpListener::bind(address).await.map_err(|error| {
+        tracing::error!(target: "server", listener = which, %address, %error, "cannot listen");
+        ExitCode::from(1)
+    })
+}
+
+async fn run(settings: Settings, vars: Vars, log: LogControl, started: Instant) -> ExitCode {
+    let (stop, stopped) = watch::channel(false);
+    let (stop_otlp, otlp_stopped) = watch::channel(false);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (exporter, otlp_task) = match settings.otlp.clone() {
+        Some(endpoint) => {
+            let (exporter, task) = otlp::Exporter::start(endpoint, metrics.clone(), otlp_stopped);
+            (Some(exporter), Some(task))
+        }
+        None => (None, None),
+    };
+    let tls = match &settings.tls {
+        None => None,
+        Some(files) => match tls::load(files) {
+            Ok(loaded) => Some(loaded),
+            Err(error) => {
+                tracing::error!(target: "server", variable = "AICR_TLS_CERT", %error,
+                    "invalid configuration; not starting");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let fingerprint = tls.as_ref().map(|l| l.fingerprint.clone());
+    let app = match App::new(settings, vars, log, metrics, exporter) {
+        Ok(app) => Arc::new(app),
+        Err(e) => return refuse(&e),
+    };
+    *app.tls_fingerprint
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = fingerprint;
+    let settings = &app.settings;
+    let api = match bind(SocketAddr::new(settings.bind, settings.port), "api").await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let admin = match bind(
+        SocketAddr::new(settings.admin_bind, settings.admin_port),
+        "admin",
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let resolver = tls.map(tls::Reloading::new);
+    let acceptor = resolver
+        .as_ref()
+        .map(|r| tokio_rustls::TlsAcceptor::from(r.server_config()));
+    if let (Some(files), Some(resolver)) = (&settings.tls, &resolver) {
+        tokio::spawn(serve::reload_tls(
+            files.clone(),
+            resolver.clone(),
+            app.clone(),
+            stopped.clone(),
+        ));
+    }
+    let server = Arc::new(Server::new(app.clone()));
+    for (listener, which) in [(api, Listener::Api), (admin, Listener::Admin)] {
+        let address = listener
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
+        tracing::info!(target: "server", listener = which.name(), %address, tls = acceptor.is_some(),
+            "listening");
+        tokio::spawn(serve::accept(
+            listener,
+            which,
+            server.clone(),
+            acceptor.clone(),
+            stopped.clone(),
+        ));
+    }
+    drop(stopped);
+    let info = app.api.catalog().info();
+    tracing::info!(target: "server", version = env!("CARGO_PKG_VERSION"),
+        catalog = %info.name, catalog_digest = %info.digest, source = %app.catalog_source,
+        startup_ms = started.elapsed().as_secs_f64() * 1e3, "serving");
+
+    let (mut terminate, mut interrupt) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(target: "server", %error, "cannot watch for SIGTERM and SIGINT");
+            return ExitCode::from(1);
+        }
+    };
+    let which = tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    let drain = app.settings.drain;
+    app.draining.store(true, Ordering::Relaxed);
+    tracing::info!(target: "server", signal = which, drain_seconds = drain.as_secs(),
+        "draining: /ready answers 503, requests are still served");
+    tokio::select! {
+        _ = tokio::time::sleep(drain) => {}
+        _ = terminate.recv() => tracing::info!(target: "server", "second signal: ending the drain delay"),
+        _ = interrupt.recv() => tracing::info!(target: "server", "second signal: ending the drain delay"),
+    }
+    tracing::info!(target: "server", "no longer accepting connections; finishing requests in flight");
+    let _ = stop.send(true);
+    let timeout = app.settings.shutdown_timeout;
+    if tokio::time::timeout(timeout, stop.closed()).await.is_err() {
+        tracing::warn!(target: "server", open_connections = stop.receiver_count(),
+            timeout_seconds = timeout.as_secs(), "shutdown timeout: closing what is left");
+    }
+    let _ = stop_otlp.send(true);
+    if let Some(task) = otlp_task {
+        let _ = tokio::time::timeout(OTLP_FLUSH, task).await;
+    }
+    tracing::info!(target: "server", "stopped");
+    ExitCode::SUCCESS
+}
