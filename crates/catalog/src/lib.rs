@@ -7,13 +7,16 @@
 //! build instead of reaching a user as a 400 at request time.
 //!
 //! This crate does file I/O and YAML parsing; it runs at build time (from the embedded
-//! catalog's `build.rs`) and in native tools, never on the request path in wasm.
+//! catalog's `build.rs`) and in native tools. [`load_files`] runs the same checks on files
+//! held in memory, for catalogs that arrive at run time (a tenant's upload, layered over
+//! the embedded catalog by `aicr-tenant-catalogs`); that is its only use on a request path,
+//! once per uploaded catalog, never per request.
 
 mod digest;
 mod documents;
 mod load;
 
-pub use load::{Diagnostic, Loaded, load_dir};
+pub use load::{Diagnostic, Files, Loaded, Role, load_dir, load_files, role_of};
 
 /// Diagnostics as text, one per line (for panics, logs and build failures).
 pub fn describe(diagnostics: &[Diagnostic]) -> String {

@@ -13,6 +13,7 @@ use aicr_recipe::{
     Overlay, Platform, Service,
 };
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -78,14 +79,19 @@ impl Loader {
     }
 }
 
-/// Reads every file below `dir` (sorted by relative path, `/`-separated).
-fn read_tree(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Diagnostic> {
+/// The files of a catalog held in memory: catalog-relative `/`-separated path to bytes.
+/// Borrowed bytes stay borrowed where the catalog keeps text (manifest templates), so a
+/// catalog assembled from static data does not copy it.
+pub type Files = BTreeMap<String, Cow<'static, [u8]>>;
+
+/// Reads every file below `dir` (keyed by relative path, `/`-separated).
+fn read_tree(dir: &Path) -> Result<Files, Diagnostic> {
     let io_err = |p: &Path, e: std::io::Error| Diagnostic {
         file: p.display().to_string(),
         field: String::new(),
         reason: format!("cannot read: {e}"),
     };
-    let mut out = Vec::new();
+    let mut out = Files::new();
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         let entries = std::fs::read_dir(&current).map_err(|e| io_err(&current, e))?;
@@ -102,24 +108,33 @@ fn read_tree(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Diagnostic> {
                     .collect::<Vec<_>>()
                     .join("/");
                 let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
-                out.push((rel, bytes));
+                out.insert(rel, Cow::Owned(bytes));
             }
         }
     }
-    out.sort();
     Ok(out)
 }
 
-enum Role {
+/// What the loader makes of a file, by its catalog-relative path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `overlays/<file>.yaml`: an overlay, or the base recipe (`overlays/base.yaml`).
     Overlay,
+    /// `registry.yaml`: the component registry.
     Registry,
+    /// `components/<name>/<file>.yaml`: a Helm values document.
     Values,
+    /// `components/<name>/manifests/<file>.yaml`: a manifest template.
     Manifest,
+    /// `validators/catalog.yaml`: the names of known checks.
     Validators,
+    /// Anything else (`checks/`, other folders, files not ending in `.yaml`): not read,
+    /// not digested.
     Ignored,
 }
 
-fn role_of(path: &str) -> Role {
+/// The role of the file at `path` (catalog-relative, `/`-separated).
+pub fn role_of(path: &str) -> Role {
     let parts: Vec<&str> = path.split('/').collect();
     let yaml = path.ends_with(".yaml");
     match parts.as_slice() {
@@ -136,7 +151,12 @@ fn role_of(path: &str) -> Role {
 
 /// Loads and validates the catalog in `dir`. `name` labels it in [`CatalogInfo`].
 pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
-    let files = read_tree(dir).map_err(|d| vec![d])?;
+    load_files(read_tree(dir).map_err(|d| vec![d])?, name)
+}
+
+/// Loads and validates a catalog whose files are in memory, with exactly the checks of
+/// [`load_dir`] (which reads a directory into [`Files`] and calls this).
+pub fn load_files(files: Files, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
     let mut loader = Loader {
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -152,7 +172,7 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
     for (path, bytes) in &files {
         let role = role_of(path);
         if !matches!(role, Role::Ignored) {
-            digested.push((path, bytes));
+            digested.push((path, bytes.as_ref()));
         }
         match role {
             Role::Overlay => {
@@ -191,12 +211,12 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
                     }
                 }
             }
-            Role::Manifest => match std::str::from_utf8(bytes) {
+            Role::Manifest => match manifest_text(bytes.clone()) {
                 Ok(text) => {
-                    if let Err(e) = aicr_helm_template::parse(text) {
+                    if let Err(e) = aicr_helm_template::parse(&text) {
                         loader.error(path, "", format!("not a usable manifest template: {e}"));
                     }
-                    manifests.insert(path.clone(), text.to_owned().into());
+                    manifests.insert(path.clone(), text);
                 }
                 Err(e) => loader.error(path, "", format!("a manifest must be UTF-8 text: {e}")),
             },
@@ -304,6 +324,16 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
         catalog,
         warnings: loader.warnings,
     })
+}
+
+/// A manifest's text, borrowed when its bytes are static.
+fn manifest_text(bytes: Cow<'static, [u8]>) -> Result<Cow<'static, str>, std::str::Utf8Error> {
+    match bytes {
+        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed),
+        Cow::Owned(b) => String::from_utf8(b)
+            .map(Cow::Owned)
+            .map_err(|e| e.utf8_error()),
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {
