@@ -192,3 +192,86 @@ impl Drop for Permit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> Breaker {
+        Breaker::new(BreakerConfig {
+            failure_threshold: 2,
+            cool_down: Duration::from_millis(100),
+        })
+    }
+
+    #[test]
+    fn only_consecutive_failures_open_it() {
+        let b = breaker();
+        b.try_acquire(0).unwrap().0.failure(0);
+        b.try_acquire(1).unwrap().0.success(1);
+        b.try_acquire(2).unwrap().0.failure(2);
+        assert_eq!(b.state(2), BreakerState::Closed);
+        let t = b.try_acquire(3).unwrap().0.failure(3);
+        assert_eq!(
+            t,
+            Some(Transition {
+                to: BreakerState::Open,
+                at_ms: 3
+            })
+        );
+        assert_eq!(b.try_acquire(50).unwrap_err(), Refused { retry_in_ms: 53 });
+    }
+
+    #[test]
+    fn half_open_lets_one_probe_through() {
+        let b = breaker();
+        for _ in 0..2 {
+            b.try_acquire(0).unwrap().0.failure(0);
+        }
+        assert_eq!(b.state(100), BreakerState::HalfOpen);
+        let (probe, t) = b.try_acquire(100).unwrap();
+        assert_eq!(
+            t,
+            Some(Transition {
+                to: BreakerState::HalfOpen,
+                at_ms: 100
+            })
+        );
+        assert_eq!(b.try_acquire(101).unwrap_err(), Refused { retry_in_ms: 0 });
+        // An abandoned probe frees the slot for the next caller.
+        drop(probe);
+        let (probe, t) = b.try_acquire(102).unwrap();
+        assert_eq!(t, None);
+        assert_eq!(
+            probe.failure(103),
+            Some(Transition {
+                to: BreakerState::Open,
+                at_ms: 103
+            })
+        );
+        assert_eq!(b.state(202), BreakerState::Open);
+        let (probe, _) = b.try_acquire(203).unwrap();
+        assert_eq!(
+            probe.success(204),
+            Some(Transition {
+                to: BreakerState::Closed,
+                at_ms: 204
+            })
+        );
+        assert_eq!(b.state(204), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_late_failure_of_a_call_let_through_while_closed_does_not_reopen() {
+        let b = breaker();
+        let (late, _) = b.try_acquire(0).unwrap();
+        for _ in 0..2 {
+            b.try_acquire(0).unwrap().0.failure(0);
+        }
+        let (probe, _) = b.try_acquire(100).unwrap();
+        assert_eq!(late.failure(101), None);
+        assert_eq!(b.state(101), BreakerState::HalfOpen);
+        probe.success(102);
+        assert_eq!(b.state(102), BreakerState::Closed);
+    }
+}

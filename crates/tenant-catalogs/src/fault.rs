@@ -59,12 +59,12 @@ impl FaultHandle {
         self.lock().calls.get(what).copied().unwrap_or(0)
     }
 
-    /// `get` operations started, on any key.
-    pub fn gets(&self) -> usize {
+    /// Operations started whose description starts with `prefix` (`"put "`: every put).
+    pub fn count(&self, prefix: &str) -> usize {
         self.lock()
             .calls
             .iter()
-            .filter(|(k, _)| k.starts_with("get "))
+            .filter(|(k, _)| k.starts_with(prefix))
             .map(|(_, n)| n)
             .sum()
     }
