@@ -106,11 +106,7 @@ async fn run(settings: Settings, vars: Vars, log: LogControl, started: Instant) 
         None => None,
         Some(files) => match tls::load(files) {
             Ok(loaded) => Some(loaded),
-            Err(error) => {
-                tracing::error!(target: "server", variable = "AICR_TLS_CERT", %error,
-                    "invalid configuration; not starting");
-                return ExitCode::from(2);
-            }
+            Err(e) => return refuse(&e),
         },
     };
     let fingerprint = tls.as_ref().map(|l| l.fingerprint.clone());

@@ -12,7 +12,8 @@
 //!
 //! At start, a pair that cannot be used stops the server (exit 2), like any other setting.
 
-use crate::config::TlsFiles;
+use crate::config::{TlsFiles, invalid};
+use aicr_api::ConfigError;
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -45,31 +46,54 @@ pub struct Loaded {
     pub fingerprint: String,
 }
 
-/// Loads and checks the pair in `files`; the error says which file and why.
-pub fn load(files: &TlsFiles) -> Result<Loaded, String> {
-    let cert_name = files.cert.display();
-    let key_name = files.key.display();
+/// Loads and checks the pair in `files`; the error names the file's variable and why.
+pub fn load(files: &TlsFiles) -> Result<Loaded, ConfigError> {
+    let cert = || files.cert.display().to_string();
+    let key = || files.key.display().to_string();
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| format!("AICR_TLS_CERT {cert_name}: {e}"))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("AICR_TLS_CERT {cert_name}: {e}"))?;
+        .and_then(|blocks| blocks.collect::<Result<_, _>>())
+        .map_err(|e| {
+            invalid(
+                "AICR_TLS_CERT",
+                cert(),
+                format!("a readable PEM certificate chain, leaf first ({e})"),
+            )
+        })?;
     let Some(leaf) = chain.first() else {
-        return Err(format!(
-            "AICR_TLS_CERT {cert_name}: no CERTIFICATE block (expected a PEM certificate chain, leaf first)"
+        return Err(invalid(
+            "AICR_TLS_CERT",
+            cert(),
+            "a PEM certificate chain, leaf first (the file has no CERTIFICATE block)",
         ));
     };
     let fingerprint = Sha256::digest(leaf.as_ref())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
-        format!("AICR_TLS_KEY {key_name}: {e} (expected a PEM PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)")
+    let private = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+        invalid(
+            "AICR_TLS_KEY",
+            key(),
+            format!("a readable PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block; {e})"),
+        )
     })?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| format!("AICR_TLS_KEY {key_name}: {e}"))?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&private).map_err(|e| {
+        invalid(
+            "AICR_TLS_KEY",
+            key(),
+            format!("an RSA, ECDSA or Ed25519 private key ({e})"),
+        )
+    })?;
     let certified = CertifiedKey::new(chain, signing);
     certified.keys_match().map_err(|e| {
-        format!("AICR_TLS_KEY {key_name} is not the key of AICR_TLS_CERT {cert_name}'s certificate ({e})")
+        invalid(
+            "AICR_TLS_KEY",
+            key(),
+            format!(
+                "the private key of AICR_TLS_CERT's certificate ({}; {e})",
+                cert()
+            ),
+        )
     })?;
     Ok(Loaded {
         key: Arc::new(certified),
