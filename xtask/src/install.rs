@@ -5,7 +5,7 @@
 
 use crate::steps::{self, Result, output, root};
 use crate::toolchain::{WASM_TARGETS, debian_route_installed, rustup_has_target};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Seconds allowed for one `rustup target add` (its server is not promised here).
@@ -44,6 +44,47 @@ pub fn wasmtime_cli() -> Result {
         true,
         Profile::AsReleased,
     )
+}
+
+/// The schemathesis release the API's OpenAPI document is fuzzed with (PyPI).
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// The virtual environment it is installed in (the workspace's, never the system's Python).
+pub fn schemathesis_venv() -> PathBuf {
+    root().join("target/tools/schemathesis")
+}
+
+/// Installs schemathesis at [`SCHEMATHESIS_VERSION`] into [`schemathesis_venv`] unless the
+/// venv's `schemathesis --version` already reports it, and returns the CLI's path. Debian's
+/// python3 lacks `venv` until `python3-venv` is installed, so a failing `python3 -m venv`
+/// installs it and tries once more.
+pub fn schemathesis() -> Result<PathBuf> {
+    let venv = schemathesis_venv();
+    let cli = venv.join("bin/schemathesis");
+    let have = output(Command::new(&cli).arg("--version"))
+        .is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
+    if have {
+        return Ok(cli);
+    }
+    let create = || {
+        steps::run(
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
+        )
+    };
+    if create().is_err() {
+        apt_install(&["python3-venv"])?;
+        create()?;
+    }
+    steps::run(
+        Command::new("timeout")
+            .arg(PACKAGE_TIMEOUT)
+            .arg(venv.join("bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+    )?;
+    Ok(cli)
 }
 
 /// Debian packages of the `-Zbuild-std` route.

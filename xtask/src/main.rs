@@ -12,6 +12,7 @@ mod install;
 mod key;
 mod load;
 mod native;
+mod schemathesis;
 mod serve;
 mod serving;
 mod setup;

@@ -111,6 +111,10 @@ const STEPS: &[Step] = &[
         run: crate::wasmtime_cli::stack,
     },
     Step {
+        name: "schemathesis against /openapi.json, component under wasmtime serve (every check, 0 failures)",
+        run: crate::schemathesis::run,
+    },
+    Step {
         name: "component transpiled by jco, in Node (node --test)",
         run: crate::component::js_tests,
     },

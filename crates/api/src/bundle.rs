@@ -5,7 +5,8 @@
 //! `Content-Disposition`, `X-Bundle-Files` and `X-Bundle-Size`. `GET` with criteria and
 //! options in the query is ours: it resolves the recipe itself, so a link or `curl -O`
 //! is enough, and its answer is cacheable like a recipe's (strong ETag over the inputs).
-//! A bare `GET` (no query) stays upstream's 405.
+//! A bare `GET` (no query) stays upstream's 405 on `/v1/bundle` (`/v2/bundle` answers the
+//! all-`any` recipe's bundle).
 
 use crate::context::RequestContext;
 use crate::errors::{ApiError, parser_message, truncate};
@@ -100,14 +101,24 @@ pub(crate) fn bundle(
     _ctx: &RequestContext,
 ) -> Result<Success, ApiError> {
     let params = QueryParams::parse(request.uri().query())?;
-    let get = request.method() == Method::GET;
-    if get && params.pairs().is_empty() {
+    if request.method() == Method::GET && params.pairs().is_empty() {
         return Err(ApiError::method_not_allowed(request.method(), &["POST"]).detail(
             "error",
             "GET /v1/bundle needs recipe criteria in the query (e.g. ?service=eks&accelerator=h100&intent=training); or POST the RecipeResult from /v1/recipe",
         ));
     }
-    let options = options(&params, get)?;
+    answer(api, request, &params)
+}
+
+/// The bundle of a request whose query is parsed: `GET` resolves the criteria in the query
+/// (none: every criterion `any`), `POST` takes the recipe in the body.
+pub(crate) fn answer(
+    api: &Api<'_>,
+    request: &Request<Vec<u8>>,
+    params: &QueryParams,
+) -> Result<Success, ApiError> {
+    let get = request.method() == Method::GET;
+    let options = options(params, get)?;
     let (document, caching) = if get {
         // In query order: a later `set` of the same path wins and a repeated criterion
         // keeps its first value, so order is part of what the bytes depend on.
@@ -130,7 +141,7 @@ pub(crate) fn bundle(
                 headers: Vec::new(),
             });
         }
-        (document_from_criteria(api, &params)?, Caching::Tagged(etag))
+        (document_from_criteria(api, params)?, Caching::Tagged(etag))
     } else {
         let document = document_from_body(request)?;
         check_allowlists(api, &document)?;

@@ -110,7 +110,47 @@ struct CriteriaFields {
     intent: Option<String>,
     os: Option<String>,
     platform: Option<String>,
+    #[serde(default, deserialize_with = "node_count")]
     nodes: Option<u32>,
+}
+
+/// A body's `nodes`: a whole number from 0 to `u32::MAX`, or null (unspecified). A whole
+/// number written with a fraction (`8.0`, YAML's `8.0` too) is that number: JSON Schema,
+/// which the OpenAPI document speaks, calls it an integer, so a client generating from
+/// the document may send it. `8.5`, strings and out-of-range numbers stay 400s.
+fn node_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct Count;
+    impl serde::de::Visitor<'_> for Count {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number from 0 to 4294967295")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            u32::try_from(n)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            u32::try_from(n)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+                // Whole and in range: the cast is exact.
+                Ok(Some(n as u32))
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(n), &self))
+            }
+        }
+    }
+    d.deserialize_any(Count)
 }
 
 impl CriteriaFields {
@@ -128,6 +168,27 @@ impl CriteriaFields {
     }
 }
 
+/// A body document that must be a JSON object or YAML mapping. Serde's derived structs
+/// also take a sequence, filling fields by position (`[null, null, null, null]` was a
+/// RecipeCriteria), which no client means and upstream refused; this takes a map only.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Map<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Map<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Map(std::marker::PhantomData)).map(Object)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MetadataDoc {
@@ -142,15 +203,15 @@ struct RecipeCriteriaDoc {
     kind: Option<String>,
     api_version: Option<String>,
     #[serde(rename = "metadata")]
-    _metadata: Option<MetadataDoc>,
-    spec: Option<CriteriaFields>,
+    _metadata: Option<Object<MetadataDoc>>,
+    spec: Option<Object<CriteriaFields>>,
 }
 
 /// A query body (POST /v1/query).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QueryDoc {
-    criteria: Option<CriteriaFields>,
+    criteria: Option<Object<CriteriaFields>>,
     selector: Option<String>,
 }
 
@@ -256,9 +317,9 @@ pub(crate) fn recipe_criteria(
 ) -> Result<Criteria, ApiError> {
     const MESSAGE: &str = "Invalid recipe criteria";
     let criteria = if request.method() == Method::POST {
-        match parse_body::<RecipeCriteriaDoc>(request, MESSAGE)? {
+        match parse_body::<Object<RecipeCriteriaDoc>>(request, MESSAGE)? {
             None => Criteria::default(),
-            Some(doc) => {
+            Some(Object(doc)) => {
                 expect_field(MESSAGE, "kind", doc.kind.as_deref(), RECIPE_CRITERIA_KIND)?;
                 expect_field(
                     MESSAGE,
@@ -267,6 +328,7 @@ pub(crate) fn recipe_criteria(
                     aicr_recipe::API_VERSION,
                 )?;
                 doc.spec
+                    .map(|Object(spec)| spec)
                     .unwrap_or_default()
                     .criteria()
                     .map_err(|e| criteria_error(MESSAGE, &e))?
@@ -377,13 +439,13 @@ pub(crate) fn query_inputs(
 ) -> Result<(Criteria, String), ApiError> {
     let (criteria, selector) = if request.method() == Method::POST {
         const MESSAGE: &str = "Invalid query request body";
-        let Some(doc) = parse_body::<QueryDoc>(request, MESSAGE)? else {
+        let Some(Object(doc)) = parse_body::<Object<QueryDoc>>(request, MESSAGE)? else {
             return Err(ApiError::bad_request(MESSAGE).detail(
                 "error",
                 "the body is null; send {criteria: {...}, selector: ...}",
             ));
         };
-        let Some(fields) = doc.criteria else {
+        let Some(Object(fields)) = doc.criteria else {
             return Err(
                 ApiError::bad_request("Query criteria cannot be empty").detail(
                     "error",

@@ -24,7 +24,7 @@ use crate::routes::{
 use aicr_recipe::pointer::Reason;
 use aicr_recipe::{Pointer, PointerError, SelectError, WithProvenance};
 use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request, Response};
+use http::{Request, Response};
 
 /// The version these routes are, in their ETags and their `X-API-Version`.
 pub const VERSION: &str = "v2";
@@ -122,18 +122,11 @@ pub(crate) fn query(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestCon
 }
 
 /// `/v2/bundle`: `/v1/bundle` (the zip is the same bytes, so it keeps v1's ETag), with
-/// its errors as problem details; a bare `GET` names this route in its 405.
-pub(crate) fn bundle(api: &Api<'_>, request: &Request<Vec<u8>>, ctx: &RequestContext) -> Answer {
+/// its errors as problem details. A bare `GET` is the bundle of the all-`any` recipe, as a
+/// bare `GET /v2/recipe` is that recipe (v1 keeps upstream's 405 there: its query
+/// parameters are all optional, yet one of them must be sent, which no OpenAPI document
+/// can say).
+pub(crate) fn bundle(api: &Api<'_>, request: &Request<Vec<u8>>, _ctx: &RequestContext) -> Answer {
     let params = QueryParams::parse(request.uri().query())?;
-    if request.method() == Method::GET && params.pairs().is_empty() {
-        return Err(
-            ApiError::method_not_allowed(request.method(), &["POST"]).detail(
-                "error",
-                "GET /v2/bundle needs recipe criteria in the query (e.g. \
-                 ?service=eks&accelerator=h100&intent=training); or POST the RecipeResult \
-                 from /v2/recipe or /v1/recipe",
-            ),
-        );
-    }
-    crate::bundle::bundle(api, request, ctx)
+    crate::bundle::answer(api, request, &params)
 }

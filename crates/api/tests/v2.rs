@@ -1164,17 +1164,13 @@ fn every_error_class_is_problem_details_with_v1s_status() {
         &v2,
         &send_to(&api, "GET", "/v1/recipe?accelerator=gb200", &[], b""),
     );
-    // The bare GET of the bundle route names this route.
+    // A bare GET of the bundle route is the all-`any` recipe's bundle (v1 keeps
+    // upstream's 405).
     let bare = get("/v2/bundle");
-    let body = problem(&bare, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("GET /v2/bundle needs"),
-        "{body}"
-    );
-    assert_eq!(header(&bare, "allow"), "POST");
+    assert_eq!(bare.status(), StatusCode::OK);
+    assert_eq!(header(&bare, "content-type"), "application/zip");
+    assert_eq!(bare.body(), get("/v2/bundle?service=any").body());
+    assert_eq!(get("/v1/bundle").status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[test]

@@ -93,6 +93,78 @@ impl std::fmt::Display for DocumentError {
 
 impl std::error::Error for DocumentError {}
 
+/// Every member the document's structs are read from is an object (or null where it is
+/// optional). Serde's derived structs also take an array, filling fields by position
+/// (`"validation": [null, null]` was two absent phases), which no client means.
+fn objects_where_structs(doc: &serde_json::Value) -> Result<(), DocumentError> {
+    use serde_json::Value;
+    fn object(at: &str, value: &Value, nullable: bool) -> Result<(), DocumentError> {
+        match value {
+            Value::Object(_) => Ok(()),
+            Value::Null if nullable => Ok(()),
+            other => Err(DocumentError {
+                field: at.to_owned(),
+                message: format!("expected an object, found {}", kind(other)),
+            }),
+        }
+    }
+    fn kind(value: &Value) -> &'static str {
+        match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        }
+    }
+    /// Each item of the list at `at`, when there is one (its type is serde's to check).
+    fn items(at: String, value: Option<&Value>) -> Vec<(String, &Value)> {
+        let list = value
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        list.iter()
+            .enumerate()
+            .map(|(i, item)| (format!("{at}[{i}]"), item))
+            .collect()
+    }
+    object("", doc, false)?;
+    for (member, nullable) in [
+        ("metadata", false),
+        ("criteria", true),
+        ("validation", true),
+    ] {
+        if let Some(value) = doc.get(member) {
+            object(member, value, nullable)?;
+        }
+    }
+    let mut constraints = items("constraints".into(), doc.get("constraints"));
+    for (at, r) in items("componentRefs".into(), doc.get("componentRefs")) {
+        object(&at, r, false)?;
+        for (at, resource) in items(
+            format!("{at}.expectedResources"),
+            r.get("expectedResources"),
+        ) {
+            object(&at, resource, false)?;
+        }
+    }
+    for phase in ["readiness", "deployment", "performance", "conformance"] {
+        let Some(value) = doc.get("validation").and_then(|v| v.get(phase)) else {
+            continue;
+        };
+        let at = format!("validation.{phase}");
+        object(&at, value, true)?;
+        if let Some(selection) = value.get("nodeSelection") {
+            object(&format!("{at}.nodeSelection"), selection, true)?;
+        }
+        constraints.extend(items(format!("{at}.constraints"), value.get("constraints")));
+    }
+    for (at, constraint) in constraints {
+        object(&at, constraint, false)?;
+    }
+    Ok(())
+}
+
 impl RecipeDocument {
     /// Parses a JSON body and checks it (see [`RecipeDocument::check`]).
     pub fn from_json(body: &[u8]) -> Result<RecipeDocument, DocumentError> {
@@ -103,10 +175,13 @@ impl RecipeDocument {
                     .to_owned(),
             });
         }
-        let doc: RecipeDocument = serde_json::from_slice(body).map_err(|e| DocumentError {
+        let not_a_document = |e: serde_json::Error| DocumentError {
             field: String::new(),
             message: format!("not a RecipeResult JSON document: {e}"),
-        })?;
+        };
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(not_a_document)?;
+        objects_where_structs(&value)?;
+        let doc: RecipeDocument = serde_json::from_value(value).map_err(not_a_document)?;
         doc.check()?;
         Ok(doc)
     }
@@ -223,6 +298,31 @@ mod tests {
             doc(serde_json::json!([])).unwrap_err().field,
             "componentRefs"
         );
+    }
+
+    #[test]
+    fn arrays_are_not_read_as_structs() {
+        let refs = serde_json::json!([{"name": "a"}]);
+        for (member, value, field) in [
+            ("validation", serde_json::json!([null, null]), "validation"),
+            ("metadata", serde_json::json!([]), "metadata"),
+            ("criteria", serde_json::json!(["eks"]), "criteria"),
+            (
+                "validation",
+                serde_json::json!({"readiness": {"constraints": [["a", "b"]]}}),
+                "validation.readiness.constraints[0]",
+            ),
+        ] {
+            let body = serde_json::json!({"componentRefs": refs, member: value});
+            let e = RecipeDocument::from_json(body.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.field, field, "{body}");
+        }
+        let e = doc(serde_json::json!([["a"]])).unwrap_err();
+        assert_eq!(e.field, "componentRefs[0]");
+        let e = RecipeDocument::from_json(b"[[{\"name\": \"a\"}]]").unwrap_err();
+        assert_eq!(e.field, "");
+        let nulls = serde_json::json!({"componentRefs": refs, "criteria": null, "validation": {"readiness": null}});
+        assert!(RecipeDocument::from_json(nulls.to_string().as_bytes()).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Most `set` / selector / toleration entries one request may carry.
+/// Most entries one repeatable option (`set`, a selector, a toleration) may carry.
 pub const MAX_REPEATED: usize = 256;
 /// Longest option value accepted.
 pub const MAX_VALUE_LEN: usize = 1024;
@@ -120,7 +120,8 @@ pub struct BundleOptions {
     pub deployer: Deployer,
     pub repo: Option<String>,
     pub nodes: u64,
-    repeated: usize,
+    /// Entries taken so far, per repeatable option.
+    repeated: BTreeMap<&'static str, usize>,
     seen_single: Vec<&'static str>,
 }
 
@@ -183,10 +184,11 @@ impl BundleOptions {
             | "accelerated-node-selector"
             | "accelerated-node-toleration"
             | "workload-selector" => {
-                self.repeated += 1;
-                if self.repeated > MAX_REPEATED {
+                let taken = self.repeated.entry(parameter).or_default();
+                *taken += 1;
+                if *taken > MAX_REPEATED {
                     return Err(fail(format!(
-                        "at most {MAX_REPEATED} repeated options (set, selectors, tolerations) per bundle"
+                        "at most {MAX_REPEATED} values of {parameter} per bundle"
                     )));
                 }
             }
@@ -449,6 +451,11 @@ mod tests {
         assert!(parse(&[("deployer", "helm"), ("deployer", "argocd")]).is_err());
         let many: Vec<(&str, &str)> = (0..=MAX_REPEATED).map(|_| ("set", "a:b=c")).collect();
         assert!(parse(&many).is_err());
+        // The bound is per option: a full `set` leaves room for every selector.
+        let full: Vec<(&str, &str)> = (0..MAX_REPEATED)
+            .flat_map(|_| [("set", "a:b=c"), ("workload-selector", "k=v")])
+            .collect();
+        assert!(parse(&full).is_ok());
         let long = "a".repeat(MAX_VALUE_LEN + 1);
         assert!(parse(&[("repo", long.as_str())]).is_err());
         assert!(parse(&[("workload-selector", "a=b\nc")]).is_err());

@@ -360,8 +360,11 @@ impl Criteria {
     /// is the one meaning of repeated criteria for every entry point, upstream's HTTP rule
     /// (which clients rely on): a name given more than once keeps its FIRST value (later
     /// ones are not even parsed), and `gpu` sets the accelerator only when `accelerator` is
-    /// absent or empty, wherever each stands. Names outside [`Field::PARAMETERS`] are
-    /// skipped; whether they are an error is the entry point's decision.
+    /// absent or empty, wherever each stands. A `gpu` that loses to `accelerator` must
+    /// still be a valid value (upstream ignored it): a bad value is refused, never silently
+    /// dropped, so a parameter means the same whatever stands beside it. Names outside
+    /// [`Field::PARAMETERS`] are skipped; whether they are an error is the entry point's
+    /// decision.
     pub fn from_params<N: AsRef<str>, V: AsRef<str>>(
         params: &[(N, V)],
     ) -> Result<Criteria, CriteriaError> {
@@ -371,12 +374,20 @@ impl Criteria {
                 .find(|(n, _)| n.as_ref() == name)
                 .map(|(_, v)| v.as_ref())
         };
-        Criteria::from_raw(|field| match field {
-            Field::Accelerator => first(field.as_str())
-                .filter(|v| !v.is_empty())
-                .or_else(|| first(GPU)),
-            field => first(field.as_str()),
-        })
+        let mut criteria = Criteria::default();
+        for field in Field::ALL {
+            if field == Field::Accelerator {
+                let named = first(field.as_str()).filter(|v| !v.is_empty());
+                let named = named.map(Accelerator::parse).transpose()?;
+                let alias = first(GPU).map(Accelerator::parse).transpose()?;
+                if let Some(accelerator) = named.or(alias) {
+                    criteria.accelerator = accelerator;
+                }
+            } else if let Some(raw) = first(field.as_str()) {
+                criteria.set_field(field, raw)?;
+            }
+        }
+        Ok(criteria)
     }
 
     /// The canonical text of a field (`nodes` as a decimal number).
@@ -523,6 +534,11 @@ mod tests {
             (err.field, err.value.as_str()),
             (Field::Accelerator, "h999")
         );
+        // A losing `gpu` is still checked; `accelerator`'s own error comes first.
+        let err = parse(&[("gpu", "h999"), ("accelerator", "l40")]).unwrap_err();
+        assert_eq!(err.value, "h999");
+        let err = parse(&[("gpu", "h999"), ("accelerator", "v100")]).unwrap_err();
+        assert_eq!(err.value, "v100");
     }
 
     #[test]

@@ -128,8 +128,12 @@ fn enum_parameters_are_the_engines_values_and_what_its_errors_allow() {
         "CriteriaFields properties vs Field::ALL"
     );
     for field in Field::ALL.into_iter().filter(|f| *f != Field::Nodes) {
+        // The canonical values, `any`, the aliases and empty (`any` too); a body also
+        // takes null, which `strings` leaves out.
         let mut expected = field.allowed_values().to_vec();
         expected.push("any");
+        expected.extend(field.aliases().iter().map(|(alias, _)| *alias));
+        expected.push("");
         let name = field.as_str();
         assert_eq!(
             strings(&parameters[name]["schema"]["enum"]),
@@ -159,7 +163,8 @@ fn enum_parameters_are_the_engines_values_and_what_its_errors_allow() {
         strings(&parameters["gpu"]["schema"]["enum"]),
         strings(&parameters["accelerator"]["schema"]["enum"])
     );
-    // What the API itself says is allowed, parameter by parameter.
+    // What the API itself says is allowed, parameter by parameter: the canonical values its
+    // 400 lists are the enum's first ones, and every value of the enum is answered.
     for name in [
         "service",
         "accelerator",
@@ -172,11 +177,17 @@ fn enum_parameters_are_the_engines_values_and_what_its_errors_allow() {
         assert_eq!(response.status(), 400, "{name}=no-such-value");
         let body = json_body(&response);
         assert_eq!(body["details"]["parameter"], name);
-        assert_eq!(
-            strings(&body["details"]["allowed"]),
-            strings(&parameters[name]["schema"]["enum"]),
-            "{name}"
-        );
+        let allowed = strings(&body["details"]["allowed"]);
+        let documented = strings(&parameters[name]["schema"]["enum"]);
+        assert_eq!(allowed, documented[..allowed.len()], "{name}");
+        for value in documented {
+            let target = format!("/v1/recipe?{name}={value}");
+            assert_eq!(
+                in_process("GET", &target, &[], b"").status(),
+                200,
+                "{target}"
+            );
+        }
     }
 }
 
@@ -282,7 +293,10 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
     let check_problem = |what: &str, response: &http::Response<Vec<u8>>| {
         let body = json_body(response);
         for key in &problem_required {
-            assert!(body.get(*key).is_some(), "{what}: problem lacks {key}: {body}");
+            assert!(
+                body.get(*key).is_some(),
+                "{what}: problem lacks {key}: {body}"
+            );
         }
         assert!(
             codes.contains(&body["code"].as_str().unwrap()),
@@ -370,6 +384,6 @@ fn every_status_the_api_answers_is_documented_and_errors_fit_the_schema() {
     check_error("GET /v2/nothing", &missing);
     assert_eq!(
         json!(documented_statuses(&doc, "/v1/bundle", "POST")),
-        json!([200, 400, 405, 413])
+        json!([200, 400, 405, 413, 414])
     );
 }
