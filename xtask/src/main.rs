@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod catalog;
+mod catalog_pack;
 mod component;
 mod conformance;
 mod install;
@@ -37,6 +38,8 @@ commands:
                 binary, measured under the same load as our HTTP servers)
   key           new --tenant NAME | list | revoke ID: mint API keys into a tenants document
                 (.aicr/tenants.json; only HMAC hashes are stored, the key is shown once)
+  catalog       pack DIR [--out PATH]  validate a tenant's catalog directory layered over
+                the embedded catalog and write it as <sha256>.aicr-catalog for upload
   conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
                 replay recorded upstream cases in-process or against a live server
   serve         [--port N]  build, then run the API and the explorer in local workerd
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         "build" => build::run(rest),
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "catalog" => catalog_pack::run(rest),
         "conformance" => conformance::run(rest),
         "key" => key::run(rest),
         "serve" => serve::run(rest),

@@ -246,21 +246,30 @@ pub fn pack_files(
             )),
         }
     }
-    if !kept.contains_key(REGISTRY) && !defects.iter().any(|d| d.file == REGISTRY) {
-        defects.push(Defect::upload(
-            REGISTRY,
-            "",
-            "missing: a tenant catalog must contain registry.yaml (upstream's --data requires it; its components are merged into the base registry by name, and `components: []` changes nothing)",
-        ));
-    }
+    // A file refused above is missing from what the loader would see, and it would
+    // report that absence as defects of its own: stop here. A missing registry.yaml takes
+    // nothing away, so the loader still runs and its defects come too.
     if !defects.is_empty() {
         return Err(Rejected(defects));
     }
+    let registry_missing = !kept.contains_key(REGISTRY);
     let document = Document {
         format: FORMAT.to_owned(),
         files: kept,
     };
-    finish(base, label, document, warnings)
+    let packed = finish(base, label, document, warnings);
+    if !registry_missing {
+        return packed;
+    }
+    let mut defects = vec![Defect::upload(
+        REGISTRY,
+        "",
+        "missing: a tenant catalog must contain registry.yaml (upstream's --data requires it; its components are merged into the base registry by name, and `components: []` changes nothing)",
+    )];
+    if let Err(Rejected(more)) = packed {
+        defects.extend(more);
+    }
+    Err(Rejected(defects))
 }
 
 /// Reads a catalog directory as upstream's CLI reads `--data` (symlinks refused, paths

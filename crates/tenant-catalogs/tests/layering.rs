@@ -76,6 +76,20 @@ fn registry_yaml_is_required() {
 }
 
 #[test]
+fn a_missing_registry_does_not_hide_the_other_defects() {
+    let defects = refused(
+        &small_base(),
+        &[(
+            "overlays/mine.yaml",
+            "kind: RecipeMetadata\nmetadata: {name: mine}\nspec:\n  criteria: {service: EKS}\n",
+        )],
+    );
+    assert_eq!(defects.len(), 2, "{defects:?}");
+    assert_has(&defects, "registry.yaml", "", "must contain registry.yaml");
+    assert_has(&defects, "overlays/mine.yaml", "spec.criteria.service", "not canonical");
+}
+
+#[test]
 fn an_empty_registry_changes_nothing() {
     let base = small_base();
     let packed = pack(&base, &[("registry.yaml", EMPTY_REGISTRY)]);
