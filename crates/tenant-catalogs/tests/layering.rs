@@ -86,7 +86,12 @@ fn a_missing_registry_does_not_hide_the_other_defects() {
     );
     assert_eq!(defects.len(), 2, "{defects:?}");
     assert_has(&defects, "registry.yaml", "", "must contain registry.yaml");
-    assert_has(&defects, "overlays/mine.yaml", "spec.criteria.service", "not canonical");
+    assert_has(
+        &defects,
+        "overlays/mine.yaml",
+        "spec.criteria.service",
+        "not canonical",
+    );
 }
 
 #[test]
