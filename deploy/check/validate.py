@@ -90,7 +90,7 @@ def cross_check(docs, adapter):
 
     def need(ok, message):
         if not ok:
-            errors.append(message)
+            errors.append(f"expected: {message}")
 
     deployments = by_kind(docs, "Deployment")
     need({"aicr-blue", "aicr-green"} <= deployments.keys(),

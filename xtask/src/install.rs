@@ -162,6 +162,70 @@ pub fn apt_install(packages: &[&str]) -> Result {
     )
 }
 
+/// Debian packages that build and run OCI images without a daemon: `buildah` builds,
+/// `podman` runs, with `runc` as its runtime (Debian's default `crun` refuses hosts whose
+/// cgroups are in hybrid v1/v2 mode, as this machine's are).
+pub const CONTAINER_PACKAGES: &[&str] = &["buildah", "podman", "runc"];
+
+/// Debian packages of the load-balancer tests: HAProxy, `socat` for its runtime API (what
+/// deploy/blue-green.sh speaks), wrk for the load and curl for the smoke checks.
+pub const HAPROXY_PACKAGES: &[&str] = &["haproxy", "socat", "wrk", "curl"];
+
+/// The kubernetes-validate release (PyPI) deploy/'s manifests are validated with: it ships
+/// Kubernetes' JSON schemas for 1.25 to 1.37, strict variants included, so it needs no
+/// network after install.
+pub const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
+
+/// Installs kubernetes-validate at [`KUBERNETES_VALIDATE_VERSION`] into
+/// `target/tools/kubernetes-validate` unless it is there at that version, and returns the
+/// venv's Python (deploy/check/validate.py imports the package and its jsonschema).
+pub fn kubernetes_validate() -> Result<std::path::PathBuf> {
+    let venv = root().join("target/tools/kubernetes-validate");
+    let python = venv.join("bin/python");
+    let have = output(Command::new(venv.join("bin/kubernetes-validate")).arg("--version"))
+        .is_some_and(|v| v.trim() == KUBERNETES_VALIDATE_VERSION);
+    if have {
+        return Ok(python);
+    }
+    let create = || {
+        steps::run(
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
+        )
+    };
+    if create().is_err() {
+        apt_install(&["python3-venv"])?;
+        create()?;
+    }
+    steps::run(
+        Command::new("timeout")
+            .arg(PACKAGE_TIMEOUT)
+            .arg(venv.join("bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .arg(format!(
+                "kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"
+            )),
+    )?;
+    Ok(python)
+}
+
+/// `rustup target add` for one target, under [`RUSTUP_TIMEOUT`]; false when rustup is
+/// missing, refuses or times out (its server is not promised here).
+pub fn rustup_target(target: &str) -> bool {
+    if rustup_has_target(target) {
+        return true;
+    }
+    output(Command::new("rustup").arg("--version")).is_some()
+        && steps::run(
+            Command::new("timeout")
+                .arg(RUSTUP_TIMEOUT)
+                .args(["rustup", "target", "add", target]),
+        )
+        .is_ok()
+        && rustup_has_target(target)
+}
+
 /// `npm ci` (or `npm install` without a lock) in a folder of the workspace, skipped when
 /// `node_modules` is newer than `package.json` and the lock.
 pub fn npm_install(dir: &str) -> Result {

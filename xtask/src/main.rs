@@ -9,6 +9,9 @@ mod catalog;
 mod catalog_pack;
 mod component;
 mod conformance;
+mod deploy;
+mod haproxy;
+mod image;
 mod install;
 mod key;
 mod load;
@@ -42,6 +45,9 @@ commands:
                 the embedded catalog and write it as <sha256>.aicr-catalog for upload
   conformance   --catalog DIR --cases DIR [--deviations FILE] [--url BASE]
                 replay recorded upstream cases in-process or against a live server
+  image         [spin]  build aicr-server statically into an OCI image FROM scratch
+                (localhost/aicr-server:VERSION; prints the route and the size), or with
+                `spin` the component as SpinKube's image (localhost/aicr-spin:VERSION)
   serve         [--port N]  build, then run the API and the explorer in local workerd
                 (wrangler dev, 127.0.0.1:8787 by default) until Ctrl-C
 ";
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         "catalog" => catalog_pack::run(rest),
         "conformance" => conformance::run(rest),
         "key" => key::run(rest),
+        "image" => image::run(rest),
         "serve" => serve::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -115,6 +115,26 @@ const STEPS: &[Step] = &[
         run: crate::schemathesis::run,
     },
     Step {
+        name: "deploy/ manifests rendered (kubectl kustomize) and strictly validated (kubernetes-validate, our CRD schemas, cross-references; broken copies refused)",
+        run: crate::deploy::manifests,
+    },
+    Step {
+        name: "aicr-server image FROM scratch (static, ≤ 10 MB) run by podman read-only as 65532: /health, /ready, a recipe, drain to exit 0",
+        run: crate::image::test,
+    },
+    Step {
+        name: "HAProxy in front of three servers: one SIGKILLed, one drained during wrk, zero failed requests",
+        run: crate::haproxy::fault_run,
+    },
+    Step {
+        name: "deploy/blue-green.sh with a local HAProxy: switch, refuse a bad green, roll back after a failed live check",
+        run: crate::haproxy::blue_green_switch,
+    },
+    Step {
+        name: "SpinKube variant: spin.toml and its image, the component with its environment under wasmtime serve",
+        run: crate::deploy::spin_variant,
+    },
+    Step {
         name: "component transpiled by jco, in Node (node --test)",
         run: crate::component::js_tests,
     },
