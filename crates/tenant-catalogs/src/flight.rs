@@ -6,15 +6,19 @@
 //! miss starts the load; the others await the same future (`futures`' `Shared`), and the
 //! flight leaves the table as it completes, after the load has filled the cache, so a
 //! request arriving later finds the cache instead of starting a flight.
+//!
+//! The table holds flights weakly: when every request waiting on one is gone (clients
+//! disconnected), the load is dropped with them, releasing what it held (its bulkhead
+//! place, the store call), and the next request for the key starts afresh.
 
 use crate::host::BoxFuture;
 use futures_util::FutureExt;
-use futures_util::future::Shared;
+use futures_util::future::{Shared, WeakShared};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-type Flights<K, V> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>>;
+type Flights<K, V> = Arc<Mutex<HashMap<K, WeakShared<BoxFuture<'static, V>>>>>;
 
 /// Loads in flight, by key.
 pub(crate) struct SingleFlight<K, V: Clone> {
@@ -32,7 +36,9 @@ where
         }
     }
 
-    fn table(flights: &Flights<K, V>) -> MutexGuard<'_, HashMap<K, Shared<BoxFuture<'static, V>>>> {
+    fn table(
+        flights: &Flights<K, V>,
+    ) -> MutexGuard<'_, HashMap<K, WeakShared<BoxFuture<'static, V>>>> {
         // Entries are inserted and removed whole; a poisoned table is still consistent.
         flights.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -45,9 +51,12 @@ where
         load: impl FnOnce() -> BoxFuture<'static, V>,
     ) -> (Shared<BoxFuture<'static, V>>, bool) {
         let mut table = Self::table(&self.flights);
-        if let Some(flight) = table.get(&key) {
-            return (flight.clone(), false);
+        if let Some(flight) = table.get(&key).and_then(WeakShared::upgrade) {
+            return (flight, false);
         }
+        // Abandoned flights of other keys go too, so the table stays as small as the
+        // number of loads actually under way.
+        table.retain(|_, f| f.upgrade().is_some());
         let inner = load();
         let flights = self.flights.clone();
         let done_key = key.clone();
@@ -57,7 +66,9 @@ where
             value
         });
         let flight = flight.shared();
-        table.insert(key, flight.clone());
+        if let Some(weak) = flight.downgrade() {
+            table.insert(key, weak);
+        }
         (flight, true)
     }
 }

@@ -554,3 +554,31 @@ impl Host for NoHost {
         0
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_load_gives_its_bulkhead_place_back() {
+    // A client that disconnects mid-load drops the only future waiting on the flight:
+    // the load goes with it, and its place in the bulkhead is free for the next request.
+    let store = Arc::new(MemoryStore::new());
+    let other = TenantId::parse("other").unwrap();
+    publish(store.clone(), &acme(), "v1").await;
+    let digest = publish(store.clone(), &other, "v2").await;
+    let config = Config {
+        max_reads_in_flight: 1,
+        ..Config::default()
+    };
+    let rig = rig(store, config);
+    rig.faults.set(Fault::Slow(Duration::from_millis(500)));
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        rig.catalogs.select(Some(&acme())),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    let s = rig.catalogs.select(Some(&other)).await;
+    assert_eq!((s.source, s.stale), (Source::Tenant(digest), None));
+    // And the abandoned tenant's next request starts a new load rather than waiting on
+    // the dropped one.
+    let s = rig.catalogs.select(Some(&acme())).await;
+    assert_eq!((s.stale, s.lookup), (None, Some(Lookup::Miss)));
+}
