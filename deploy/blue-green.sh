@@ -112,9 +112,10 @@ run_kubectl() {
     say "live: $live ($replicas replicas); deploying $idle${IMAGE:+ with $IMAGE}"
 
     restore_idle() {
-        k set image "deployment/aicr-$idle" "server=$old_image" >/dev/null &&
-            k scale "deployment/aicr-$idle" --replicas="$old_replicas" >/dev/null ||
+        if ! k set image "deployment/aicr-$idle" "server=$old_image" >/dev/null ||
+            ! k scale "deployment/aicr-$idle" --replicas="$old_replicas" >/dev/null; then
             die 4 "could not put aicr-$idle back to $old_image x$old_replicas"
+        fi
     }
     if [ -n "$IMAGE" ]; then
         k set image "deployment/aicr-$idle" "server=$IMAGE" >/dev/null
@@ -163,8 +164,9 @@ h_point() {
 run_haproxy() {
     need socat
     need curl
-    [ -n "$SOCKET" ] && [ -n "$MAP" ] && [ -n "$PREVIEW" ] && [ -n "$LIVE" ] ||
+    if [ -z "$SOCKET" ] || [ -z "$MAP" ] || [ -z "$PREVIEW" ] || [ -z "$LIVE" ]; then
         die 3 "haproxy needs --socket, --map, --preview and --live"
+    fi
     local live idle
     live=$(h_live) || die 3 "cannot read map $MAP through $SOCKET"
     case $live in blue | green) ;; *) die 3 "map $MAP has live '$live', not blue or green" ;; esac

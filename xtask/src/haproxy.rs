@@ -10,11 +10,12 @@
 //! draining server out before it stops accepting, and retries with redispatch resend a
 //! request that met the killed one. The run reports how many retries it took.
 //!
-//! Blue-green: three servers per colour behind deploy/haproxy/blue-green.cfg; the script
-//! switches blue → green and back, refuses a green that fails its smoke check (a
-//! misconfigured allowlist: its recipe answers 400), and rolls back a green with one such
-//! server of three, whose preview check happened to meet good ones (the test lines up
-//! HAProxy's round robin so that it does) and whose live check did not.
+//! Blue-green: the script passes shellcheck; then three servers per colour behind
+//! deploy/haproxy/blue-green.cfg, and the script switches blue → green and back, refuses
+//! a green that fails its smoke check (a misconfigured allowlist: its recipe answers 400),
+//! and rolls back a green with one such server of three, whose preview check happened to
+//! meet good ones (the test lines up HAProxy's round robin so that it does) and whose live
+//! check did not.
 
 use crate::install::{self, HAPROXY_PACKAGES};
 use crate::steps::{Result, root};
@@ -578,6 +579,8 @@ impl BlueGreen {
 /// Test step: the blue-green script against a local HAProxy (see the module docs).
 pub fn blue_green_switch() -> Result {
     install::apt_install(HAPROXY_PACKAGES)?;
+    install::apt_install(&["shellcheck"])?;
+    crate::steps::run(Command::new("shellcheck").arg(root().join("deploy/blue-green.sh")))?;
     let binary = crate::image::static_server()?.path;
     let names = ["blue1", "blue2", "blue3", "green1", "green2", "green3"];
     let mut servers = Vec::new();
