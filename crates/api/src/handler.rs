@@ -21,7 +21,8 @@ use http::{Method, Request, Response, StatusCode};
 #[derive(Debug, Clone)]
 pub struct Api<'c> {
     pub(crate) catalog: &'c Catalog,
-    pub(crate) config: Config,
+    /// Shared by clones: a host's stack clones the API per request.
+    pub(crate) config: std::sync::Arc<Config>,
     /// Names the engine build in every strong ETag (see [`Api::with_build_identity`]).
     pub(crate) build: &'static str,
     /// Rendered recipe and query bodies by strong ETag (shared by clones).
@@ -88,7 +89,7 @@ impl<'c> Api<'c> {
     pub fn new(catalog: &'c Catalog, config: Config) -> Api<'c> {
         Api {
             catalog,
-            config,
+            config: std::sync::Arc::new(config),
             build: BUILD_IDENTITY,
             memo: crate::memo::Memo::default(),
         }
@@ -262,10 +263,10 @@ impl tower_service::Service<Request<Vec<u8>>> for Api<'_> {
             .unwrap_or_default();
         let response = match request.extensions().get::<Allowlists>() {
             Some(lists) if *lists != self.config.allowlists => {
-                let mut config = self.config.clone();
+                let mut config = Config::clone(&self.config);
                 config.allowlists = lists.clone();
                 Api {
-                    config,
+                    config: std::sync::Arc::new(config),
                     ..self.clone()
                 }
                 .handle(&request, &ctx)

@@ -77,20 +77,20 @@ impl CorsLayer {
     }
 }
 
-impl<S: Clone> Layer<S> for CorsLayer {
+impl<S> Layer<S> for CorsLayer {
     type Service = Cors<S>;
     fn layer(&self, inner: S) -> Cors<S> {
         Cors {
-            cors: self.inner.layer(inner.clone()),
-            plain: inner,
+            cors: self.inner.layer(inner),
         }
     }
 }
 
+/// tower-http's `Cors`, consulted for preflights and cross-origin requests; a plain
+/// `OPTIONS` goes past it to the service it wraps.
 #[derive(Clone)]
 pub struct Cors<S> {
     cors: tower_http::cors::Cors<S>,
-    plain: S,
 }
 
 fn is_preflight<B>(request: &Request<B>) -> bool {
@@ -104,7 +104,6 @@ fn is_preflight<B>(request: &Request<B>) -> bool {
 impl<S> Service<Request<Vec<u8>>> for Cors<S>
 where
     S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible>
-        + Clone
         + MaybeSend
         + 'static,
     S::Future: MaybeSend + 'static,
@@ -114,10 +113,7 @@ where
     type Future = BoxFuture<Result<Response<Vec<u8>>, Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        if self.cors.poll_ready(cx)?.is_pending() {
-            return Poll::Pending;
-        }
-        self.plain.poll_ready(cx)
+        self.cors.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
@@ -132,7 +128,7 @@ where
             });
         }
         if request.method() == Method::OPTIONS {
-            return Box::pin(self.plain.call(request));
+            return Box::pin(self.cors.get_mut().call(request));
         }
         Box::pin(self.cors.call(request))
     }

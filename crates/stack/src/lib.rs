@@ -200,7 +200,13 @@ impl Stack {
                     .then(|| header(header::STRICT_TRANSPORT_SECURITY, HSTS)),
             ))
             .layer(compression)
-            .layer(cors::CorsLayer::new(policy.clone()))
+            // Without any origin configured no browser may read cross-origin, and the
+            // answers need neither CORS headers nor `Vary: Origin`.
+            .layer(option_layer(
+                policy
+                    .any_cors_origin()
+                    .then(|| cors::CorsLayer::new(policy.clone())),
+            ))
             .layer(ValidateRequestHeaderLayer::custom(authorize))
             .layer(hook::HookLayer(trace::RecordPrincipal))
             .layer(option_layer(

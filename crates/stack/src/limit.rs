@@ -26,6 +26,10 @@ use tower_service::Service;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     pub allowed: bool,
+    /// The limit the backend applied, when it applies the one it was asked for; `None`
+    /// when it keeps its own (the edge's binding), so answers state no numbers they do
+    /// not enforce.
+    pub applied: Option<Limit>,
     /// Requests left in the current window, when the backend can tell.
     pub remaining: Option<u32>,
     /// Seconds until a refused request may succeed, or until the window resets.
@@ -93,15 +97,18 @@ fn bucket(request: &Request<Vec<u8>>, policy: &Policy) -> Option<(String, Limit)
     }
 }
 
-fn stamp(headers: &mut http::HeaderMap, limit: Limit, decision: &Decision) {
-    headers.insert(LIMIT, HeaderValue::from(limit.requests));
+fn stamp(headers: &mut http::HeaderMap, decision: &Decision) {
+    if let Some(limit) = decision.applied {
+        headers.insert(LIMIT, HeaderValue::from(limit.requests));
+        if let Ok(v) = HeaderValue::from_str(&format!("{};w={}", limit.requests, limit.period_secs))
+        {
+            headers.insert(POLICY, v);
+        }
+    }
     if let Some(remaining) = decision.remaining {
         headers.insert(REMAINING, HeaderValue::from(remaining));
     }
     headers.insert(RESET, HeaderValue::from(decision.reset_secs));
-    if let Ok(v) = HeaderValue::from_str(&format!("{};w={}", limit.requests, limit.period_secs)) {
-        headers.insert(POLICY, v);
-    }
 }
 
 impl<S, B> Service<Request<Vec<u8>>> for RateLimit<S, B>
@@ -132,16 +139,19 @@ where
             let decision = check.await;
             if !decision.allowed {
                 let retry = decision.reset_secs.max(1);
-                let error = ApiError::new(ErrorCode::RateLimitExceeded, "Rate limit exceeded")
-                    .detail("limit", limit.requests)
-                    .detail("periodSeconds", limit.period_secs)
+                let mut error = ApiError::new(ErrorCode::RateLimitExceeded, "Rate limit exceeded")
                     .header(RETRY_AFTER, retry.to_string());
+                if let Some(applied) = decision.applied {
+                    error = error
+                        .detail("limit", applied.requests)
+                        .detail("periodSeconds", applied.period_secs);
+                }
                 let mut response = error_response(&request, error);
-                stamp(response.headers_mut(), limit, &decision);
+                stamp(response.headers_mut(), &decision);
                 return Ok(response);
             }
             let mut response = inner.call(request).await?;
-            stamp(response.headers_mut(), limit, &decision);
+            stamp(response.headers_mut(), &decision);
             Ok(response)
         })
     }
@@ -214,6 +224,7 @@ mod gcra {
             let decision = match limiter.check_key(&key) {
                 Ok(snapshot) => Decision {
                     allowed: true,
+                    applied: Some(limit),
                     remaining: Some(snapshot.remaining_burst_capacity()),
                     reset_secs: u64::from(limit.period_secs),
                 },
@@ -221,6 +232,7 @@ mod gcra {
                     let wait = not_until.wait_time_from(DefaultClock::default().now());
                     Decision {
                         allowed: false,
+                        applied: Some(limit),
                         remaining: Some(0),
                         reset_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                     }

@@ -4,8 +4,10 @@
 //! continued: the answer's span gets a new id under the same trace. Anything else (none, a
 //! malformed or all-zero one) starts a new trace. Either way the answer echoes
 //! `traceparent` with this request's span, so a client or proxy can find it in the logs.
-//! Ids are derived from the host's per-request randomness ([`RequestContext::random`]),
-//! so no layer needs a random source of its own.
+//! Ids come from the host's per-request randomness ([`RequestContext::random`]): a new
+//! trace's id is those 16 bytes (the request id is made of them too, so the two name one
+//! request), the span id is them folded to 8 by a mixing function. No layer needs a
+//! random source of its own, and nothing is hashed per request.
 //!
 //! [`AccessRecord`] is what a host logs once a request is answered: what the stack knows
 //! (request id, trace, tenant, route template, status, bytes) plus the latency only the
@@ -18,7 +20,6 @@ use aicr_api::RequestContext;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
@@ -33,9 +34,7 @@ pub struct TraceContext {
     pub sampled: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::keys::hex;
 
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     if text.len() != 2 * N || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
@@ -48,19 +47,25 @@ fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// 24 bytes for ids from the request's randomness (the request id uses it as is).
-fn derived(ctx: &RequestContext) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(b"aicr trace ids");
-    hasher.update(ctx.random);
-    hasher.finalize().into()
+/// A span id from the request's 16 random bytes: both halves through SplitMix64's
+/// finaliser (a bijection, so distinct halves stay distinct), never all zero.
+fn span_id(ctx: &RequestContext) -> [u8; 8] {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (low, high) = ctx.random.split_at(8);
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let id = mix(word(low) ^ mix(word(high)));
+    (if id == 0 { 1 } else { id }).to_be_bytes()
 }
 
 impl TraceContext {
     /// Continues the caller's trace from `traceparent`, or starts one.
     pub fn of<B>(request: &Request<B>) -> TraceContext {
-        let seed = derived(&request_context(request));
-        let span_id: [u8; 8] = seed[16..24].try_into().unwrap_or_default();
+        let ctx = request_context(request);
+        let span_id = span_id(&ctx);
         let parsed = request
             .headers()
             .get(TRACEPARENT)
@@ -85,7 +90,11 @@ impl TraceContext {
                 sampled,
             },
             None => TraceContext {
-                trace_id: seed[..16].try_into().unwrap_or_default(),
+                trace_id: if ctx.random == [0; 16] {
+                    [1; 16]
+                } else {
+                    ctx.random
+                },
                 parent_id: None,
                 span_id,
                 sampled: false,
@@ -213,6 +222,16 @@ impl AccessRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_ids_differ_from_the_parent_and_between_requests() {
+        let ctx = |n| RequestContext {
+            unix_nanos: 0,
+            random: [n; 16],
+        };
+        assert_ne!(span_id(&ctx(1)), span_id(&ctx(2)));
+        assert_ne!(span_id(&ctx(0)), [0; 8]);
+    }
 
     fn request(traceparent: Option<&str>) -> Request<()> {
         let mut builder = Request::get("/");

@@ -132,6 +132,16 @@ fn anonymous_recipes_pass_with_every_security_header() {
     );
     let r = send(&tls.stack, get("/health", &[]), "192.0.2.1");
     assert_eq!(header(&r, "strict-transport-security"), aicr_stack::HSTS);
+    // No origin configured anywhere: no CORS headers, no `Vary: Origin`.
+    let api = Api::new(aicr_embedded_catalog::catalog(), Config::default());
+    let bare = Stack::new(api, Policy::default(), None::<Gcra>, HostOptions::default());
+    let r = send(
+        &bare,
+        get(RECIPE, &[("origin", "https://a.example")]),
+        "192.0.2.1",
+    );
+    assert_eq!(header(&r, "access-control-expose-headers"), "");
+    assert!(!vary(&r).contains("origin"), "{}", vary(&r));
 }
 
 #[test]

@@ -106,6 +106,7 @@ impl RateLimitBackend for EdgeLimiter {
             };
             Decision {
                 allowed,
+                applied: None,
                 remaining: None,
                 reset_secs,
             }
