@@ -11,7 +11,7 @@
 //! Packing runs the checks upstream's CLI runs on an external `--data` directory (a
 //! `registry.yaml` is required; no `..` in a path; no symlinks; no file over 10 MiB), then
 //! layers the files over the base catalog and runs every check the build runs on the
-//! result ([`crate::Base::load`]), so an artifact that packs is one the hosts will serve.
+//! result (`Base::load`), so an artifact that packs is one the hosts will serve.
 
 use crate::layer::Base;
 use aicr_catalog::Role;
@@ -60,7 +60,7 @@ impl Digest {
         if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(format!(
                 "{:?} is not a catalog digest (64 hex digits, the SHA-256 of the artifact)",
-                aicr_truncate(text)
+                truncate(text)
             ));
         }
         Ok(Digest(text.to_ascii_lowercase()))
@@ -96,7 +96,7 @@ impl From<Digest> for String {
 }
 
 /// At most 200 bytes of client text in a message (as the API bounds its echoes).
-pub(crate) fn aicr_truncate(text: &str) -> &str {
+pub(crate) fn truncate(text: &str) -> &str {
     if text.len() <= 200 {
         return text;
     }
@@ -374,7 +374,7 @@ pub fn unpack(base: &Base, label: &str, bytes: &[u8]) -> Result<Packed, Rejected
             "format",
             format!(
                 "{:?} is not a format this host reads; expected {FORMAT:?}",
-                aicr_truncate(&document.format)
+                truncate(&document.format)
             ),
         )]));
     }
@@ -424,7 +424,7 @@ fn finish(
 /// A path as the catalog names it: relative, `/`-separated, no empty, `.` or `..`
 /// segment. Upstream refuses any path that contains `..` at all, so that is refused too.
 fn check_path(path: &str) -> Result<(), String> {
-    let shown = aicr_truncate(path);
+    let shown = truncate(path);
     if path.contains("..") {
         return Err(format!(
             "path {shown:?} contains \"..\" (path traversal; upstream refuses any such path in --data)"

@@ -58,7 +58,7 @@ impl TenantId {
         } else {
             Err(format!(
                 "{:?} is not a tenant name (1 to 64 letters, digits, - and _)",
-                crate::artifact::aicr_truncate(name)
+                crate::artifact::truncate(name)
             ))
         }
     }

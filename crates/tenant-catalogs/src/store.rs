@@ -229,7 +229,7 @@ fn check_key(key: &str) -> Result<(), StoreError> {
     } else {
         Err(StoreError(format!(
             "{:?} is not a store key",
-            crate::artifact::aicr_truncate(key)
+            crate::artifact::truncate(key)
         )))
     }
 }
