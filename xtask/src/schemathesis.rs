@@ -22,7 +22,7 @@ use std::time::Instant;
 
 /// Test cases per operation and phase: enough to reach every keyword of the document's
 /// schemas (the coverage phase walks each one regardless), and a run well under a minute.
-const MAX_EXAMPLES: &str = "40";
+const MAX_EXAMPLES: &str = "20";
 /// Seconds the whole run may take (`timeout` ends a hung one).
 const TIMEOUT_SECS: &str = "300";
 

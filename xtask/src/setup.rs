@@ -12,5 +12,6 @@ pub fn run(args: &[String]) -> Result {
     crate::web::test_setup()?;
     crate::worker::setup()?;
     crate::component::setup()?;
+    crate::install::schemathesis()?;
     crate::install::wasmtime_cli()
 }
