@@ -582,10 +582,10 @@ fn several_defects_are_reported_at_once_with_file_field_and_reason() {
 }
 
 #[test]
-fn a_base_file_broken_by_the_upload_is_named_as_the_base_s() {
-    // Replacing the base recipe without cert-manager breaks gpu-operator's dependency,
-    // declared in the base recipe the upload replaced; and an uploaded overlay naming a
-    // values file nobody has. One defect in an uploaded file, one in a combination.
+fn defects_in_uploaded_files_name_the_file_and_field() {
+    // An uploaded overlay naming a values file nobody has, one inheriting from an
+    // overlay nobody has, and one depending on a component the uploaded base recipe
+    // dropped: each defect names the uploaded file and the field.
     let defects = refused(
         &small_base(),
         &[
