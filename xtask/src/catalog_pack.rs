@@ -17,8 +17,8 @@ usage: cargo xtask catalog pack DIR [--out PATH]
   pack   validate the catalog in DIR (upstream's layout; registry.yaml required) layered
          over the catalog this build embeds, and write it as one artifact named by its
          SHA-256: <digest>.aicr-catalog
-  --out  where to write it: a file, or a directory to put <digest>.aicr-catalog in
-         (default: the current directory)
+  --out  where to write it: a file, or a directory (existing, or named with a trailing
+         /) to put <digest>.aicr-catalog in (default: the current directory)
 ";
 
 pub fn run(args: &[String]) -> Result {
@@ -72,7 +72,10 @@ fn pack(args: &[String]) -> Result {
         )
     })?;
     let target = match out {
-        Some(path) if path.is_dir() => path.join(packed.digest.file_name()),
+        // An existing directory, or one named with a trailing slash (created).
+        Some(path) if path.is_dir() || path.to_string_lossy().ends_with(['/', '\\']) => {
+            path.join(packed.digest.file_name())
+        }
         Some(path) => path,
         None => PathBuf::from(packed.digest.file_name()),
     };
@@ -133,8 +136,9 @@ mod tests {
             "crds: {enabled: false}\n",
         )
         .unwrap();
-        run(&args(&[&catalog, &dir.join("out")])).unwrap();
-        let written: Vec<_> = std::fs::read_dir(dir.join("out"))
+        let out = format!("{}/", dir.join("out/new").display());
+        run(&args(&[&catalog, std::path::Path::new(&out)])).unwrap();
+        let written: Vec<_> = std::fs::read_dir(dir.join("out/new"))
             .unwrap()
             .flatten()
             .collect();
