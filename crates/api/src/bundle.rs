@@ -147,7 +147,7 @@ pub(crate) fn answer(
         check_allowlists(api, &document)?;
         (document, Caching::NoStore)
     };
-    let bundle = aicr_bundle::build(api.catalog, &document, &options).map_err(|e| {
+    let bundle = aicr_bundle::build(&api.catalog, &document, &options).map_err(|e| {
         ApiError::bad_request("Bundle cannot be built from this recipe")
             .detail("field", truncate(&e.field))
             .detail("error", parser_message(&e.message))

@@ -20,13 +20,32 @@ use http::{Method, Request, Response, StatusCode};
 /// The API over one catalog and one configuration. Immutable; share it across requests.
 #[derive(Debug, Clone)]
 pub struct Api<'c> {
-    pub(crate) catalog: &'c Catalog,
+    pub(crate) catalog: CatalogHandle<'c>,
     /// Shared by clones: a host's stack clones the API per request.
     pub(crate) config: std::sync::Arc<Config>,
     /// Names the engine build in every strong ETag (see [`Api::with_build_identity`]).
     pub(crate) build: &'static str,
     /// Rendered recipe and query bodies by strong ETag (shared by clones).
     pub(crate) memo: crate::memo::Memo,
+}
+
+/// The catalog an [`Api`] answers from: borrowed (the embedded one, for the life of the
+/// program) or shared (a tenant's catalog loaded at run time, kept while any API over it
+/// lives).
+#[derive(Debug, Clone)]
+pub(crate) enum CatalogHandle<'c> {
+    Borrowed(&'c Catalog),
+    Shared(std::sync::Arc<Catalog>),
+}
+
+impl std::ops::Deref for CatalogHandle<'_> {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        match self {
+            CatalogHandle::Borrowed(c) => c,
+            CatalogHandle::Shared(c) => c,
+        }
+    }
 }
 
 /// How an answer may be cached.
@@ -88,7 +107,7 @@ fn is_safe(method: &Method) -> bool {
 impl<'c> Api<'c> {
     pub fn new(catalog: &'c Catalog, config: Config) -> Api<'c> {
         Api {
-            catalog,
+            catalog: CatalogHandle::Borrowed(catalog),
             config: std::sync::Arc::new(config),
             build: BUILD_IDENTITY,
             memo: crate::memo::Memo::default(),
@@ -113,8 +132,18 @@ impl<'c> Api<'c> {
         self.memo.len()
     }
 
-    pub fn catalog(&self) -> &'c Catalog {
-        self.catalog
+    /// The API over a catalog it shares ownership of (a tenant's, loaded at run time).
+    pub fn shared(catalog: std::sync::Arc<Catalog>, config: Config) -> Api<'static> {
+        Api {
+            catalog: CatalogHandle::Shared(catalog),
+            config: std::sync::Arc::new(config),
+            build: BUILD_IDENTITY,
+            memo: crate::memo::Memo::default(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     pub fn config(&self) -> &Config {

@@ -348,7 +348,7 @@ pub(crate) fn accept(request: &Request<Vec<u8>>) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-pub(crate) fn resolve<'c>(api: &Api<'c>, criteria: &Criteria) -> Result<Recipe<'c>, ApiError> {
+pub(crate) fn resolve<'a>(api: &'a Api<'_>, criteria: &Criteria) -> Result<Recipe<'a>, ApiError> {
     api.catalog.resolve(criteria).map_err(build_failed)
 }
 

@@ -68,3 +68,20 @@ fn the_default_identity_is_this_build() {
             .all(|b| b.is_ascii_hexdigit())
     );
 }
+
+#[test]
+fn an_api_over_a_shared_catalog_answers_as_one_over_a_borrowed_one() {
+    let catalog = aicr_embedded_catalog::catalog();
+    let shared = Api::shared(std::sync::Arc::new(catalog.clone()), Config::default());
+    let borrowed = Api::new(catalog, Config::default());
+    let request = http::Request::get("/v1/recipe?service=eks&accelerator=h100&intent=training")
+        .body(Vec::new())
+        .unwrap();
+    let ctx = RequestContext::default();
+    let (a, b) = (
+        shared.handle(&request, &ctx),
+        borrowed.handle(&request, &ctx),
+    );
+    assert_eq!((a.status(), a.body()), (b.status(), b.body()));
+    assert_eq!(a.headers()["etag"], b.headers()["etag"]);
+}
