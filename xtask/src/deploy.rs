@@ -230,7 +230,7 @@ pub fn spin_variant() -> Result {
         ));
     }
     drop(served);
-    let image = crate::image::spin_image()?;
+    let image = crate::image::spin_image(&wasm)?;
     let id = podman(&["create", image.reference, "/aicr.wasm"])?;
     let export = root().join("target/image/aicr-spin-export.tar");
     let exported = podman(&["export", "--output", &export.to_string_lossy(), id.trim()]);

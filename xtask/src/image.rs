@@ -245,13 +245,12 @@ pub fn server_image() -> Result<(Image, StaticBinary)> {
     Ok((image, binary))
 }
 
-/// Builds SpinKube's image from the component and deploy/spinkube/spin.toml.
-pub fn spin_image() -> Result<Image> {
-    let wasm = crate::component::build_wasm(crate::catalog::Catalog::Ours)?;
+/// Builds SpinKube's image from a built component and deploy/spinkube/spin.toml.
+pub fn spin_image(wasm: &Path) -> Result<Image> {
     let spin = root().join("deploy/spinkube");
     let image = build(
         &spin.join("Containerfile"),
-        &[(&spin.join("spin.toml"), "spin.toml"), (&wasm, "aicr.wasm")],
+        &[(&spin.join("spin.toml"), "spin.toml"), (wasm, "aicr.wasm")],
         SPIN_IMAGE,
     )?;
     println!(
@@ -286,7 +285,10 @@ pub fn podman(args: &[&str]) -> Result<String> {
 pub fn run(args: &[String]) -> Result {
     match args {
         [] => server_image().map(drop),
-        [what] if what == "spin" => spin_image().map(drop),
+        [what] if what == "spin" => spin_image(&crate::component::build_wasm(
+            crate::catalog::Catalog::Ours,
+        )?)
+        .map(drop),
         _ => Err("usage: cargo xtask image [spin]".into()),
     }
 }
