@@ -152,8 +152,8 @@ impl Authorize {
         })?;
         let invalid = || unauthorized("The API key is not valid", Some("invalid_token"));
         let (tenant_index, stored) = self.policy.keys.get(presented.id).ok_or_else(invalid)?;
-        let secret = self.policy.server_secret.as_deref().ok_or_else(invalid)?;
-        if !keys::verify(secret, presented.whole, stored) {
+        let hasher = self.policy.key_hasher.as_ref().ok_or_else(invalid)?;
+        if !hasher.verify(presented.whole, stored) {
             return Err(invalid());
         }
         let tenant = &self.policy.tenants[*tenant_index];

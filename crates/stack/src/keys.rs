@@ -94,10 +94,35 @@ pub fn hash(server_secret: &[u8], key: &str) -> String {
     hex(&mac(server_secret, key.as_bytes()))
 }
 
-/// Whether `key` is the one whose stored hash is `stored` (the hash's bytes, see
-/// [`decode_hash`]), in constant time.
-pub fn verify(server_secret: &[u8], key: &str, stored: &[u8; 32]) -> bool {
-    mac(server_secret, key.as_bytes()).ct_eq(stored).into()
+/// HMAC-SHA256 keyed with the server secret once, cloned per check (the key's padding
+/// blocks are hashed at start, not per request).
+#[derive(Clone)]
+pub struct KeyHasher(HmacSha256);
+
+impl KeyHasher {
+    pub fn new(server_secret: &[u8]) -> KeyHasher {
+        // HMAC takes a key of any length, so this cannot fail.
+        KeyHasher(
+            <HmacSha256 as Mac>::new_from_slice(server_secret)
+                .expect("HMAC accepts any key length"),
+        )
+    }
+
+    /// Whether `key` is the one whose stored hash is `stored` (the hash's bytes, see
+    /// [`decode_hash`]), in constant time.
+    pub fn verify(&self, key: &str, stored: &[u8; 32]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(key.as_bytes());
+        let ours: [u8; 32] = mac.finalize().into_bytes().into();
+        ours.ct_eq(stored).into()
+    }
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for KeyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyHasher")
+    }
 }
 
 /// A stored hash's bytes from its 64 lowercase hex digits.
@@ -171,12 +196,13 @@ mod tests {
         let presented = parse(&minted.key).unwrap();
         assert_eq!(presented.id, minted.id);
         let stored = decode_hash(&minted.hash).unwrap();
-        assert!(verify(b"server secret", &minted.key, &stored));
-        assert!(!verify(b"other secret", &minted.key, &stored));
+        let hasher = KeyHasher::new(b"server secret");
+        assert!(hasher.verify(&minted.key, &stored));
+        assert!(!KeyHasher::new(b"other secret").verify(&minted.key, &stored));
         let mut tampered = minted.key.clone();
         tampered.pop();
         tampered.push('x');
-        assert!(!verify(b"server secret", &tampered, &stored));
+        assert!(!hasher.verify(&tampered, &stored));
         assert_eq!(decode_hash("ab"), None);
         assert!(!format!("{presented:?}").contains(&minted.key[18..]));
     }

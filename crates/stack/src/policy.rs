@@ -193,7 +193,7 @@ struct AllowedEntry {
 /// Everything the stack's layers decide by.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
-    pub(crate) server_secret: Option<Vec<u8>>,
+    pub(crate) key_hasher: Option<crate::keys::KeyHasher>,
     pub(crate) tenants: Vec<Tenant>,
     /// Key id → (tenant index, stored hash).
     pub(crate) keys: HashMap<String, (usize, [u8; 32])>,
@@ -226,7 +226,7 @@ impl Policy {
     /// Reads the variables in the module docs through `get` (the host's source).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Policy, ConfigError> {
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let server_secret = match var("AICR_KEY_SECRET") {
+        let key_hasher = match var("AICR_KEY_SECRET") {
             Some(s) if s.len() < 32 => {
                 return Err(invalid(
                     "AICR_KEY_SECRET",
@@ -234,16 +234,16 @@ impl Policy {
                     "at least 32 bytes of secret (e.g. 64 hex digits from a random source)",
                 ));
             }
-            s => s.map(String::into_bytes),
+            s => s.map(|s| crate::keys::KeyHasher::new(s.as_bytes())),
         };
         let mut policy = Policy {
-            server_secret,
+            key_hasher,
             ..Policy::default()
         };
         if let Some(doc) = var(TENANTS) {
             policy.read_tenants(&doc)?;
         }
-        if !policy.keys.is_empty() && policy.server_secret.is_none() {
+        if !policy.keys.is_empty() && policy.key_hasher.is_none() {
             return Err(invalid(
                 "AICR_KEY_SECRET",
                 "(unset)",
