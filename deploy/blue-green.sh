@@ -72,7 +72,8 @@ k_live() { k get service aicr -o 'jsonpath={.spec.selector.colour}'; }
 k_smoke() {
     local log pid port="" ok=0
     log=$(mktemp)
-    k port-forward "service/$1" :80 >"$log" 2>&1 &
+    # kubectl itself in the background (not through `k`), so $! is the process to stop.
+    kubectl --namespace "$NAMESPACE" port-forward "service/$1" :80 >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 50); do
         port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -n1)

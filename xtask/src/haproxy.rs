@@ -15,11 +15,14 @@
 //! a green that fails its smoke check (a misconfigured allowlist: its recipe answers 400),
 //! and rolls back a green with one such server of three, whose preview check happened to
 //! meet good ones (the test lines up HAProxy's round robin so that it does) and whose live
-//! check did not.
+//! check did not. The script's kubectl mode runs too, against deploy/check/fake-kubectl
+//! (the cluster's objects as files, port-forwards to real servers), with the same three
+//! outcomes.
 
 use crate::install::{self, HAPROXY_PACKAGES};
 use crate::steps::{Result, root};
 use aicr_worker_e2e::free_port;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -655,6 +658,177 @@ pub fn blue_green_switch() -> Result {
         "blue-green.sh with HAProxy: blue → green → blue switched (exit 0); a bad green \
          refused before the switch (exit 1); a green with one bad server of three rolled \
          back after the switch (exit 2); traffic followed the map each time"
+    );
+    Ok(())
+}
+
+/// The state deploy/check/fake-kubectl keeps for one kubectl-mode run: blue live with two
+/// replicas, green idle, both on `aicr-server:old`.
+fn fake_cluster(state: &Path) -> Result {
+    let _ = std::fs::remove_dir_all(state);
+    std::fs::create_dir_all(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    for (file, value) in [
+        ("service-aicr", "blue"),
+        ("service-aicr-preview", "green"),
+        ("image-blue", "aicr-server:old"),
+        ("image-green", "aicr-server:old"),
+        ("replicas-blue", "2"),
+        ("replicas-green", "0"),
+        ("hpa", "aicr-blue"),
+    ] {
+        std::fs::write(state.join(file), format!("{value}\n"))
+            .map_err(|e| format!("{}: {e}", state.display()))?;
+    }
+    Ok(())
+}
+
+/// deploy/blue-green.sh in `kubectl` mode with the fake kubectl first on PATH; its exit
+/// code, output and the fake cluster's state afterwards (file → value).
+fn blue_green_kubectl(
+    state: &Path,
+    ports: &[(&str, u16)],
+) -> Result<(i32, String, BTreeMap<String, String>)> {
+    let bin = scratch()?.join("fake-bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let kubectl = bin.join("kubectl");
+    let _ = std::fs::remove_file(&kubectl);
+    std::os::unix::fs::symlink(root().join("deploy/check/fake-kubectl"), &kubectl)
+        .map_err(|e| format!("{}: {e}", kubectl.display()))?;
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("timeout");
+    cmd.arg("120")
+        .arg("bash")
+        .arg(root().join("deploy/blue-green.sh"))
+        .args(["kubectl", "--image", "aicr-server:new", "--timeout", "20"])
+        .env("PATH", path)
+        .env("FAKE_KUBECTL_STATE", state);
+    for (name, port) in ports {
+        cmd.env(format!("FAKE_KUBECTL_PORT_{name}"), port.to_string());
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run deploy/blue-green.sh: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprint!("{text}");
+    let code = out
+        .status
+        .code()
+        .ok_or_else(|| format!("blue-green.sh ended by a signal ({})", out.status))?;
+    let forwarders = std::fs::read_to_string(state.join("forwarders")).unwrap_or_default();
+    for pid in forwarders
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+    {
+        // SAFETY: signal 0 only asks whether the process exists.
+        if unsafe { libc::kill(pid, 0) } == 0 {
+            return Err(format!("blue-green.sh left its port-forward {pid} running"));
+        }
+    }
+    let mut after = BTreeMap::new();
+    for file in [
+        "service-aicr",
+        "service-aicr-preview",
+        "image-green",
+        "replicas-green",
+        "hpa",
+    ] {
+        let value = std::fs::read_to_string(state.join(file)).map_err(|e| e.to_string())?;
+        after.insert(file.to_owned(), value.trim().to_owned());
+    }
+    Ok((code, text, after))
+}
+
+/// Test step: blue-green.sh's kubectl mode, without a cluster: deploy/check/fake-kubectl
+/// keeps the objects' state in files and "port-forwards" to real servers (see its header).
+/// The script's flow, its kubectl calls and its smoke checks run as written: a good green
+/// is deployed and switched to (Services, HPA); a bad one is refused and put back as it
+/// was; a green whose live path fails after the switch is switched back.
+pub fn blue_green_kubectl_mode() -> Result {
+    install::apt_install(HAPROXY_PACKAGES)?;
+    install::apt_install(&["shellcheck"])?;
+    crate::steps::run(Command::new("shellcheck").arg(root().join("deploy/check/fake-kubectl")))?;
+    let binary = crate::image::static_server()?.path;
+    let bad = [("AICR_ALLOWED_ACCELERATORS", "a100")];
+    let blue = Server::start(&binary, "k-blue", free_port()?, &[])?;
+    let green = Server::start(&binary, "k-green", free_port()?, &[])?;
+    let broken = Server::start(&binary, "k-green-bad", free_port()?, &bad)?;
+    let state = scratch()?.join("fake-cluster");
+    let want = |after: &BTreeMap<String, String>, expected: &[(&str, &str)]| -> Result {
+        for (file, value) in expected {
+            if after.get(*file).map(String::as_str) != Some(*value) {
+                return Err(format!(
+                    "expected {file} = {value}, the fake cluster has {after:?}"
+                ));
+            }
+        }
+        Ok(())
+    };
+
+    eprintln!("--- kubectl: a good green");
+    fake_cluster(&state)?;
+    let (code, text, after) =
+        blue_green_kubectl(&state, &[("blue", blue.port), ("green", green.port)])?;
+    if code != 0 {
+        return Err(format!("exit {code}, expected 0:\n{text}"));
+    }
+    want(
+        &after,
+        &[
+            ("service-aicr", "green"),
+            ("service-aicr-preview", "blue"),
+            ("hpa", "aicr-green"),
+            ("image-green", "aicr-server:new"),
+            ("replicas-green", "2"),
+        ],
+    )?;
+
+    eprintln!("--- kubectl: a bad green, refused and put back");
+    fake_cluster(&state)?;
+    let (code, text, after) =
+        blue_green_kubectl(&state, &[("blue", blue.port), ("green", broken.port)])?;
+    if code != 1 {
+        return Err(format!("exit {code}, expected 1:\n{text}"));
+    }
+    want(
+        &after,
+        &[
+            ("service-aicr", "blue"),
+            ("service-aicr-preview", "green"),
+            ("hpa", "aicr-blue"),
+            ("image-green", "aicr-server:old"),
+            ("replicas-green", "0"),
+        ],
+    )?;
+
+    eprintln!("--- kubectl: green passes the preview, its live path fails: switched back");
+    fake_cluster(&state)?;
+    let (code, text, after) = blue_green_kubectl(
+        &state,
+        &[
+            ("blue", blue.port),
+            ("green", green.port),
+            ("aicr_green", broken.port),
+        ],
+    )?;
+    if code != 2 || !text.contains("rolled back to blue") {
+        return Err(format!("exit {code}, expected 2 and a rollback:\n{text}"));
+    }
+    want(
+        &after,
+        &[
+            ("service-aicr", "blue"),
+            ("service-aicr-preview", "green"),
+            ("hpa", "aicr-blue"),
+        ],
+    )?;
+    println!(
+        "blue-green.sh kubectl mode (fake kubectl, real servers): a good green deployed and \
+         switched to (exit 0); a bad one refused and put back (exit 1); a failing live path \
+         switched back (exit 2); every port-forward stopped"
     );
     Ok(())
 }

@@ -131,6 +131,10 @@ const STEPS: &[Step] = &[
         run: crate::haproxy::blue_green_switch,
     },
     Step {
+        name: "deploy/blue-green.sh kubectl mode against a fake kubectl and real servers: switch, refuse and put back, roll back",
+        run: crate::haproxy::blue_green_kubectl_mode,
+    },
+    Step {
         name: "SpinKube variant: spin.toml and its image, the component with its environment under wasmtime serve",
         run: crate::deploy::spin_variant,
     },
