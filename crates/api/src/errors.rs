@@ -35,6 +35,15 @@ pub enum ErrorCode {
     Internal,
     /// The answer took longer than the host allows (504, upstream's `TIMEOUT`).
     Timeout,
+    /// An uploaded tenant catalog does not pass the build's checks (422, `details.defects`
+    /// names each defect; admin routes only, ours).
+    InvalidCatalog,
+    /// The request contradicts the state of what it addresses, e.g. a rollback with
+    /// nothing to return to (409; admin routes only, ours).
+    Conflict,
+    /// A store the answer needs cannot be reached now (503; admin routes only, ours);
+    /// retrying later can succeed.
+    ServiceUnavailable,
 }
 
 impl ErrorCode {
@@ -50,6 +59,9 @@ impl ErrorCode {
             ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::InvalidCatalog => "INVALID_CATALOG",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
     }
 
@@ -65,6 +77,9 @@ impl ErrorCode {
             ErrorCode::RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::InvalidCatalog => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -90,6 +105,9 @@ impl ErrorCode {
             ErrorCode::RateLimitExceeded => "Too many requests",
             ErrorCode::Internal => "The server failed to answer",
             ErrorCode::Timeout => "The answer took too long",
+            ErrorCode::InvalidCatalog => "The catalog is not valid",
+            ErrorCode::Conflict => "The request conflicts with the current state",
+            ErrorCode::ServiceUnavailable => "A store the answer needs is unavailable",
         }
     }
 

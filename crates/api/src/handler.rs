@@ -27,6 +27,8 @@ pub struct Api<'c> {
     pub(crate) build: &'static str,
     /// Rendered recipe and query bodies by strong ETag (shared by clones).
     pub(crate) memo: crate::memo::Memo,
+    /// Set only by [`Api::representation_tag`]: a cacheable answer stops at its tag.
+    pub(crate) tag_only: bool,
 }
 
 /// The catalog an [`Api`] answers from: borrowed (the embedded one, for the life of the
@@ -111,6 +113,7 @@ impl<'c> Api<'c> {
             config: std::sync::Arc::new(config),
             build: BUILD_IDENTITY,
             memo: crate::memo::Memo::default(),
+            tag_only: false,
         }
     }
 
@@ -139,11 +142,62 @@ impl<'c> Api<'c> {
             config: std::sync::Arc::new(config),
             build: BUILD_IDENTITY,
             memo: crate::memo::Memo::default(),
+            tag_only: false,
         }
     }
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The strong ETag a `GET` or `HEAD` of a recipe or query (`/v1/recipe`, `/v1/query`,
+    /// `/v2/recipe`, `/v2/query`) would answer `request` with, worked out from its
+    /// normalised inputs (criteria, selector, negotiated format) exactly as the answer
+    /// works it out, but without resolving or rendering. Hosts key shared caches on it:
+    /// two requests get the same tag exactly when they get the same bytes, however they
+    /// spell their criteria. `None` for every other route and method and for a request
+    /// that fails before its tag is known (a bad value, criteria the allowlists refuse,
+    /// the tenant's allowlists in the extensions included); `Some` does not promise a 200
+    /// (a v1 selector naming nothing is a 404, found only when rendering).
+    pub fn representation_tag(&self, request: &Request<Vec<u8>>) -> Option<String> {
+        const TAGGED: [&str; 4] = ["/v1/query", "/v1/recipe", "/v2/query", "/v2/recipe"];
+        if !is_safe(request.method()) {
+            return None;
+        }
+        let route = Route::find(request.uri().path())?;
+        if !TAGGED.contains(&route.path) {
+            return None;
+        }
+        let api = Api {
+            tag_only: true,
+            ..self
+                .with_request_allowlists(request)
+                .unwrap_or_else(|| self.clone())
+        };
+        match (route.answer)(&api, request, &RequestContext::default()) {
+            Ok(Success {
+                caching: Caching::Tagged(tag),
+                ..
+            }) => Some(tag),
+            _ => None,
+        }
+    }
+
+    /// This API with the allowlists a layer put in the request's extensions (an
+    /// authenticated tenant's) in place of the configured ones; `None` when there are
+    /// none or they are the configured ones.
+    fn with_request_allowlists(&self, request: &Request<Vec<u8>>) -> Option<Api<'c>> {
+        match request.extensions().get::<Allowlists>() {
+            Some(lists) if *lists != self.config.allowlists => {
+                let mut config = Config::clone(&self.config);
+                config.allowlists = lists.clone();
+                Some(Api {
+                    config: std::sync::Arc::new(config),
+                    ..self.clone()
+                })
+            }
+            _ => None,
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -290,17 +344,9 @@ impl tower_service::Service<Request<Vec<u8>>> for Api<'_> {
             .get::<RequestContext>()
             .copied()
             .unwrap_or_default();
-        let response = match request.extensions().get::<Allowlists>() {
-            Some(lists) if *lists != self.config.allowlists => {
-                let mut config = Config::clone(&self.config);
-                config.allowlists = lists.clone();
-                Api {
-                    config: std::sync::Arc::new(config),
-                    ..self.clone()
-                }
-                .handle(&request, &ctx)
-            }
-            _ => self.handle(&request, &ctx),
+        let response = match self.with_request_allowlists(&request) {
+            Some(api) => api.handle(&request, &ctx),
+            None => self.handle(&request, &ctx),
         };
         std::future::ready(Ok(response))
     }
