@@ -49,22 +49,26 @@ pub fn wasmtime_cli() -> Result {
 /// The schemathesis release the API's OpenAPI document is fuzzed with (PyPI).
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 
-/// The virtual environment it is installed in (the workspace's, never the system's Python).
-pub fn schemathesis_venv() -> PathBuf {
-    root().join("target/tools/schemathesis")
+/// Installs schemathesis at [`SCHEMATHESIS_VERSION`] unless it is there at that version,
+/// and returns the CLI's path.
+pub fn schemathesis() -> Result<PathBuf> {
+    let venv = python_tool("schemathesis", SCHEMATHESIS_VERSION, |v| {
+        v.contains(SCHEMATHESIS_VERSION)
+    })?;
+    Ok(venv.join("bin/schemathesis"))
 }
 
-/// Installs schemathesis at [`SCHEMATHESIS_VERSION`] into [`schemathesis_venv`] unless the
-/// venv's `schemathesis --version` already reports it, and returns the CLI's path. Debian's
-/// python3 lacks `venv` until `python3-venv` is installed, so a failing `python3 -m venv`
-/// installs it and tries once more.
-pub fn schemathesis() -> Result<PathBuf> {
-    let venv = schemathesis_venv();
-    let cli = venv.join("bin/schemathesis");
-    let have = output(Command::new(&cli).arg("--version"))
-        .is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
+/// A PyPI tool pinned at `version` in its own virtual environment under `target/tools/NAME`
+/// (the workspace's, never the system's Python), installed unless the venv's `NAME
+/// --version` already satisfies `installed`; returns the venv. Debian's python3 lacks
+/// `venv` until `python3-venv` is installed, so a failing `python3 -m venv` installs it and
+/// tries once more.
+fn python_tool(name: &str, version: &str, installed: impl Fn(&str) -> bool) -> Result<PathBuf> {
+    let venv = root().join("target/tools").join(name);
+    let have = output(Command::new(venv.join("bin").join(name)).arg("--version"))
+        .is_some_and(|v| installed(&v));
     if have {
-        return Ok(cli);
+        return Ok(venv);
     }
     let create = || {
         steps::run(
@@ -82,9 +86,9 @@ pub fn schemathesis() -> Result<PathBuf> {
             .arg(PACKAGE_TIMEOUT)
             .arg(venv.join("bin/pip"))
             .args(["install", "-q", "--disable-pip-version-check"])
-            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+            .arg(format!("{name}=={version}")),
     )?;
-    Ok(cli)
+    Ok(venv)
 }
 
 /// Debian packages of the `-Zbuild-std` route.
@@ -176,38 +180,14 @@ pub const HAPROXY_PACKAGES: &[&str] = &["haproxy", "socat", "wrk", "curl"];
 /// network after install.
 pub const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
 
-/// Installs kubernetes-validate at [`KUBERNETES_VALIDATE_VERSION`] into
-/// `target/tools/kubernetes-validate` unless it is there at that version, and returns the
-/// venv's Python (deploy/check/validate.py imports the package and its jsonschema).
-pub fn kubernetes_validate() -> Result<std::path::PathBuf> {
-    let venv = root().join("target/tools/kubernetes-validate");
-    let python = venv.join("bin/python");
-    let have = output(Command::new(venv.join("bin/kubernetes-validate")).arg("--version"))
-        .is_some_and(|v| v.trim() == KUBERNETES_VALIDATE_VERSION);
-    if have {
-        return Ok(python);
-    }
-    let create = || {
-        steps::run(
-            Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&venv),
-        )
-    };
-    if create().is_err() {
-        apt_install(&["python3-venv"])?;
-        create()?;
-    }
-    steps::run(
-        Command::new("timeout")
-            .arg(PACKAGE_TIMEOUT)
-            .arg(venv.join("bin/pip"))
-            .args(["install", "-q", "--disable-pip-version-check"])
-            .arg(format!(
-                "kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"
-            )),
-    )?;
-    Ok(python)
+/// Installs kubernetes-validate at [`KUBERNETES_VALIDATE_VERSION`] unless it is there at
+/// that version, and returns the venv's Python (deploy/check/validate.py imports the
+/// package and its jsonschema).
+pub fn kubernetes_validate() -> Result<PathBuf> {
+    let venv = python_tool("kubernetes-validate", KUBERNETES_VALIDATE_VERSION, |v| {
+        v.trim() == KUBERNETES_VALIDATE_VERSION
+    })?;
+    Ok(venv.join("bin/python"))
 }
 
 /// `rustup target add` for one target, under [`RUSTUP_TIMEOUT`]; false when rustup is
