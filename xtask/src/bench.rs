@@ -101,10 +101,10 @@ pub fn print_table(rows: &[Row]) {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask bench [--only engine|explorer|http|component] [--aicrd PATH]";
+    "usage: cargo xtask bench [--only engine|explorer|http|component|server] [--aicrd PATH]";
 
 /// The parts of the bench, in the order they run.
-const PARTS: [&str; 4] = ["engine", "explorer", "http", "component"];
+const PARTS: [&str; 5] = ["engine", "explorer", "http", "component", "server"];
 
 pub fn run(args: &[String]) -> Result {
     let mut aicrd = None;
@@ -134,6 +134,9 @@ pub fn run(args: &[String]) -> Result {
     }
     if wanted("component") {
         rows.extend(crate::component::bench_rows()?);
+    }
+    if wanted("server") {
+        rows.extend(crate::server::bench_rows(aicrd.as_deref())?);
     }
     print_table(&rows);
     Ok(())

@@ -18,6 +18,7 @@ mod load;
 mod native;
 mod schemathesis;
 mod serve;
+mod server;
 mod serving;
 mod setup;
 mod steps;
@@ -36,7 +37,7 @@ commands:
   setup         install what the build needs (wasm std, npm tools, wasm-bindgen); idempotent
   build         build native and both wasm targets (wasm32-unknown-unknown, wasm32-wasip2)
   test          run every check the project has (what CI runs)
-  bench         [--only engine|explorer|http|component] [--aicrd PATH]
+  bench         [--only engine|explorer|http|component|server] [--aicrd PATH]
                 run the benchmarks and print one table (PATH: a user's upstream aicrd
                 binary, measured under the same load as our HTTP servers)
   key           new --tenant NAME | list | revoke ID: mint API keys into a tenants document

@@ -59,6 +59,10 @@ const STEPS: &[Step] = &[
         run: upstream_conformance,
     },
     Step {
+        name: "native server on loopback (upstream cases and bundles, drain, limits, TLS reload, admin API, metrics, flags, OTLP)",
+        run: crate::server::tests,
+    },
+    Step {
         name: "engine builds for both wasm targets",
         run: build::portable_wasm,
     },

@@ -75,7 +75,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(settings, vars, log, started))
+    let code = runtime.block_on(run(settings, vars, log.clone(), started));
+    log.flush();
+    code
 }
 
 fn refuse(error: &aicr_api::ConfigError) -> ExitCode {
@@ -163,6 +165,7 @@ async fn run(settings: Settings, vars: Vars, log: LogControl, started: Instant) 
     tracing::info!(target: "server", version = env!("CARGO_PKG_VERSION"),
         catalog = %info.name, catalog_digest = %info.digest, source = %app.catalog_source,
         startup_ms = started.elapsed().as_secs_f64() * 1e3, "serving");
+    app.log.flush();
 
     let (mut terminate, mut interrupt) = match (
         signal(SignalKind::terminate()),

@@ -31,10 +31,11 @@ use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -68,65 +69,101 @@ pub struct Server {
     admin: Stack,
 }
 
+/// Per-request randomness: SHA-256 of a secret seed (from the system, once) and a counter.
+/// Unpredictable without the seed, unique per request, and no system call per request.
+struct Randomness {
+    seed: [u8; 32],
+    counter: AtomicU64,
+}
+
+fn random16() -> [u8; 16] {
+    static RANDOMNESS: OnceLock<Randomness> = OnceLock::new();
+    let randomness = RANDOMNESS.get_or_init(|| {
+        let mut seed = [0u8; 32];
+        if getrandom::getrandom(&mut seed).is_err() {
+            // No system randomness (never seen on Linux): ids stay unique, if guessable.
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            seed[..16].copy_from_slice(&nanos.to_le_bytes());
+            seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+        }
+        Randomness {
+            seed,
+            counter: AtomicU64::new(0),
+        }
+    });
+    let n = randomness.counter.fetch_add(1, Ordering::Relaxed);
+    let digest = Sha256::new()
+        .chain_update(randomness.seed)
+        .chain_update(n.to_le_bytes())
+        .finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
 /// The time and 16 bytes of randomness for one request.
 fn context() -> RequestContext {
     let unix_nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let mut random = [0u8; 16];
-    if getrandom::getrandom(&mut random).is_err() {
-        // No system randomness (never seen on Linux): ids stay unique, if guessable.
-        use std::sync::atomic::AtomicU64;
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        random[..8].copy_from_slice(&n.to_le_bytes());
-        random[8..].copy_from_slice(&(unix_nanos as u64).to_le_bytes());
+    RequestContext {
+        unix_nanos,
+        random: random16(),
     }
-    RequestContext { unix_nanos, random }
 }
 
-/// What a host-side answer needs of the request: its path and the headers that name it.
+/// What a host-side answer needs of the request: its path and the headers that name it
+/// (kept aside before the request goes into the stack; cheap clones of shared bytes).
 struct Probe {
-    request: Request<Vec<u8>>,
+    uri: http::Uri,
+    traceparent: Option<HeaderValue>,
+    request_id: Option<HeaderValue>,
+    ctx: RequestContext,
 }
 
 impl Probe {
     fn of(parts: &http::request::Parts, ctx: RequestContext) -> Probe {
-        let mut request = Request::new(Vec::new());
-        *request.uri_mut() = parts.uri.clone();
-        *request.method_mut() = parts.method.clone();
-        for name in [
-            aicr_stack::trace::TRACEPARENT,
-            header::HeaderName::from_static("x-request-id"),
-        ] {
-            if let Some(value) = parts.headers.get(&name) {
-                request.headers_mut().insert(name, value.clone());
-            }
+        Probe {
+            uri: parts.uri.clone(),
+            traceparent: parts.headers.get(aicr_stack::trace::TRACEPARENT).cloned(),
+            request_id: parts.headers.get("x-request-id").cloned(),
+            ctx,
         }
-        request.extensions_mut().insert(ctx);
-        Probe { request }
     }
 
-    fn ctx(&self) -> RequestContext {
-        self.request
-            .extensions()
-            .get::<RequestContext>()
-            .copied()
-            .unwrap_or_default()
+    fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// A request with what the stack reads to name an answer (id, trace, path).
+    fn request(&self) -> Request<Vec<u8>> {
+        let mut request = Request::new(Vec::new());
+        *request.uri_mut() = self.uri.clone();
+        if let Some(value) = &self.traceparent {
+            request
+                .headers_mut()
+                .insert(aicr_stack::trace::TRACEPARENT, value.clone());
+        }
+        if let Some(value) = &self.request_id {
+            request.headers_mut().insert("x-request-id", value.clone());
+        }
+        request.extensions_mut().insert(self.ctx);
+        request
     }
 
     /// `error` as the stack would have answered it.
     fn answer(&self, error: ApiError, hsts: bool) -> Response<Vec<u8>> {
-        let ctx = self.ctx();
-        let id = aicr_api::request_id(&self.request, &ctx);
-        let mut response = error.to_response_for(self.request.uri().path(), &id, &ctx);
+        let id = aicr_api::request_id(&self.request(), &self.ctx);
+        let mut response = error.to_response_for(self.path(), &id, &self.ctx);
         self.stamp(&mut response, hsts);
         response
     }
 
     /// The stack's outer headers: security headers and the echoed `traceparent`.
     fn stamp(&self, response: &mut Response<Vec<u8>>, hsts: bool) {
-        let trace = TraceContext::of(&self.request);
+        let trace = TraceContext::of(&self.request());
         let headers = response.headers_mut();
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers.insert(
@@ -232,7 +269,7 @@ impl Server {
             ),
         };
         let elapsed = started.elapsed();
-        let path = probe.request.uri().path();
+        let path = probe.path();
         let mut record =
             AccessRecord::of(&method, path, &response, &ctx, elapsed.as_secs_f64() * 1e3);
         if listener == Listener::Admin {
@@ -333,7 +370,7 @@ impl Server {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        let id = aicr_api::request_id(&probe.request, &probe.ctx());
+        let id = aicr_api::request_id(&probe.request(), &probe.ctx);
         if let Ok(id) = HeaderValue::from_str(&id) {
             headers.insert("x-request-id", id);
         }
