@@ -1,10 +1,15 @@
 // The worker's entry module. wasm-bindgen's glue (`./index.js`, generated next to this file
 // at build time) exposes the Rust half (`crates/worker/src/lib.rs`); this class moves each
-// request into it and its answer out, with one call: method, path and query, the headers
-// as one string, the body bytes (capped) or why they could not be read. The answer is the
-// head string (the body then taken at once, before any other request can run), or, when
-// the Rust half had to wait for the platform (a rate-limit count), a Promise of
-// [head, body]: only then is there anything to await.
+// request into it and its answer out, with one call: the request's ExecutionContext (for
+// cache stores that finish after the answer), method, path and query, the headers as one
+// string, the body bytes (capped) or why they could not be read. The answer is the head
+// string (the body then taken at once, before any other request can run), or, when the
+// Rust half had to wait for the platform (a rate-limit count, a catalog read from KV, a
+// cache lookup), a Promise of [head, body]: only then is there anything to await.
+//
+// Bodies are read up to the API's limit plus one byte (so the Rust half can answer 413
+// without buffering more); a catalog upload (POST /admin/tenants/{tenant}/catalogs) up to
+// the largest artifact plus one, and no other path.
 //
 // A trap in the wasm (a panic under `panic = "abort"`) leaves the instance unusable. The
 // worker crate records such a trap in a shared state object; the next request then gets a
@@ -17,6 +22,8 @@ const trap = wasm.__worker_init_state();
 // For the inspector only (local workerd's memory test): nothing a request can reach.
 globalThis.aicrLinearMemoryBytes = wasm.linearMemoryBytes;
 const LIMIT = wasm.bodyReadLimit();
+const UPLOAD_LIMIT = wasm.uploadReadLimit();
+const UPLOAD = /^\/admin\/tenants\/[^/?#]+\/catalogs(?:\?|$)/;
 const NO_BODY = new Uint8Array(0);
 
 function freshInstanceAfterTrap() {
@@ -27,14 +34,14 @@ function freshInstanceAfterTrap() {
   }
 }
 
-/** The body's first LIMIT bytes at most, or the reason the stream failed. */
-async function readBody(request) {
+/** The body's first `limit` bytes at most, or the reason the stream failed. */
+async function readBody(request, limit) {
   if (request.body === null) return { bytes: NO_BODY };
   const reader = request.body.getReader();
   const chunks = [];
   let size = 0;
   try {
-    while (size < LIMIT) {
+    while (size < limit) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
@@ -43,7 +50,7 @@ async function readBody(request) {
   } catch (e) {
     return { bytes: NO_BODY, error: String(e) };
   }
-  if (size >= LIMIT) reader.cancel().catch(() => {});
+  if (size >= limit) reader.cancel().catch(() => {});
   if (chunks.length === 1) return { bytes: chunks[0] };
   const bytes = new Uint8Array(size);
   let at = 0;
@@ -62,10 +69,12 @@ export default class AicrWorker extends WorkerEntrypoint {
     freshInstanceAfterTrap();
     let headers = '';
     for (const [name, value] of request.headers) headers += `${name}\n${value}\n`;
-    const body = await readBody(request);
+    const target = pathAndQuery(request.url);
+    const limit = request.method === 'POST' && UPLOAD.test(target) ? UPLOAD_LIMIT : LIMIT;
+    const body = await readBody(request, limit);
     let answer;
     try {
-      answer = wasm.answer(this.env, request.method, pathAndQuery(request.url), headers, body.bytes, body.error);
+      answer = wasm.answer(this.env, this.ctx, request.method, target, headers, body.bytes, body.error);
       if (typeof answer === 'string') return respond(answer, wasm.takeBody());
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) trap.criticalError = true;

@@ -1,14 +1,20 @@
 //! # aicr-worker — the API at the edge
 //!
 //! The edge worker's Rust half: it hands one request to the [`aicr_stack::Stack`] every
-//! host runs (security headers, CORS, API keys and signed requests, rate limits, then
-//! [`aicr_api::Api`]) and gives the answer back. Routing, statuses, headers, ETags, error
-//! bodies and access control all live in those crates, so this host and every other one
-//! answer byte for byte alike. The platform supplies what they deliberately do not own:
-//! the clock (`Date.now()`), randomness (`crypto.getRandomValues`), the client's address
+//! host runs (security headers, CORS, API keys and signed requests, rate limits, then the
+//! API) and gives the answer back. Routing, statuses, headers, ETags, error bodies and
+//! access control all live in those crates, so this host and every other one answer byte
+//! for byte alike. The platform supplies what they deliberately do not own: the clock
+//! (`Date.now()`), randomness (`crypto.getRandomValues`), the client's address
 //! (`CF-Connecting-IP`, which the platform sets and overwrites when a client sends it),
-//! rate-limit counts (the `AICR_RATE_LIMITER` binding, see [`limit`]) and configuration
-//! (worker vars and secrets, see `wrangler.toml`).
+//! rate-limit counts (the `AICR_RATE_LIMITER` binding, see [`limit`]), tenants' catalogs
+//! (the `AICR_CATALOGS` Workers KV binding, see [`catalogs`]), a shared cache of their
+//! answers (the Cache API, see [`cache`]) and configuration (worker vars and secrets, see
+//! `wrangler.toml`).
+//!
+//! The stack's innermost service is [`edge::Edge`]: the API over the built-in catalog for
+//! anonymous callers, over a tenant's own catalog (published at run time through the
+//! admin routes, [`admin`]) for that tenant's keys.
 //!
 //! The stack is assembled with HSTS (the edge is only served over TLS; browsers ignore it
 //! from `http://localhost`) and without compression (the platform compresses, and would
@@ -18,14 +24,16 @@
 //!
 //! The worker's entry module (`js/entry.mjs`) reads the platform's `Request` and calls
 //! [`answer`] once, with plain values: method, path and query, all headers as one string,
-//! the body bytes (or why they could not be read). When every layer answered at once (no
-//! rate limit to ask the binding about: the common case) the answer comes back as one
-//! string (status and headers) and the body (one more call, [`take_body`]), which the entry
-//! module turns into a `Response`. When a layer waits for the platform (the binding's
-//! count), [`answer`] returns a `Promise` of `[head, body]` instead: other requests of the
-//! same isolate run while this one waits, so its body travels with its head rather than in
-//! the slot [`take_body`] empties, whose safety would then rest on when the runtime resumes
-//! each request (the synchronous path takes its body before any other request can run).
+//! the body bytes (or why they could not be read), and the request's `ExecutionContext`
+//! (for cache stores that finish after the answer). When every layer answered at once (no
+//! rate limit to ask the binding about, no store or cache to read: the common case) the
+//! answer comes back as one string (status and headers) and the body (one more call,
+//! [`take_body`]), which the entry module turns into a `Response`. When a layer waits for
+//! the platform (the binding's count, a KV read, a cache lookup), [`answer`] returns a
+//! `Promise` of `[head, body]` instead: other requests of the same isolate run while this
+//! one waits, so its body travels with its head rather than in the slot [`take_body`]
+//! empties, whose safety would then rest on when the runtime resumes each request (the
+//! synchronous path takes its body before any other request can run).
 //!
 //! A CPU profile of the first version, which used workers-rs's `Request`/`Response` and its
 //! async `fetch` event, showed the glue costing three times the API's own work: a promise
@@ -40,8 +48,9 @@
 //! ## Configuration
 //!
 //! Read once per isolate (a deployment's bindings are fixed): the API's variables
-//! ([`aicr_api::Config::from_vars`]), the stack's ([`aicr_stack::Policy::from_vars`]) and
-//! the binding's period ([`limit`]). `AICR_KEY_SECRET` and `AICR_TENANTS` belong in worker
+//! ([`aicr_api::Config::from_vars`]), the stack's ([`aicr_stack::Policy::from_vars`]), the
+//! binding's period ([`limit`]) and whether the KV binding and the Cache API exist.
+//! `AICR_KEY_SECRET` and `AICR_TENANTS` belong in worker
 //! secrets (`wrangler secret put`; `.dev.vars` locally); secrets and vars reach the worker
 //! as the same kind of text binding, so one lookup reads either, and a deployment that
 //! keeps them in vars still works. A value that cannot be used makes every request answer
@@ -51,12 +60,17 @@
 //! the headers in `www/_headers`), and only API paths run the worker first
 //! (`run_worker_first` in `wrangler.toml`).
 
+pub mod admin;
+pub mod cache;
+pub mod catalogs;
+pub mod edge;
 pub mod limit;
 
-use aicr_api::{Api, ApiError, Config, ConfigError, MAX_BODY_BYTES, RequestContext};
+use aicr_api::{ApiError, Config, ConfigError, MAX_BODY_BYTES, RequestContext};
 use aicr_stack::{Connection, HostOptions, Policy, Stack};
 use std::cell::{OnceCell, RefCell};
 use std::net::IpAddr;
+use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use worker::js_sys::{Array, Uint8Array};
 use worker::wasm_bindgen_futures::future_to_promise;
@@ -70,18 +84,23 @@ thread_local! {
     static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The stack over the embedded catalog, configured from the worker's bindings.
+/// The stack around [`edge::Edge`], configured from the worker's bindings.
 fn assemble(env: &Env) -> Result<Stack, ConfigError> {
     let text = |name: &str| env.var(name).ok().map(|v| v.to_string());
     let config = Config::from_vars(text)?;
-    let policy = Policy::from_vars(text)?;
+    let policy = Arc::new(Policy::from_vars(text)?);
     let limiter = limit::EdgeLimiter::from_env(env, &policy, text)?;
     let options = HostOptions {
         hsts: true,
         compress: false,
     };
-    let api = Api::new(aicr_embedded_catalog::catalog(), config);
-    Ok(Stack::new(api, policy, limiter, options))
+    let edge = edge::Edge::new(
+        config,
+        policy.clone(),
+        catalogs::from_env(env),
+        cache::available(),
+    );
+    Ok(Stack::around(edge, policy, limiter, options))
 }
 
 /// The body of the last synchronous answer, moved out (read it once); empty for HEAD,
@@ -110,10 +129,18 @@ pub fn body_read_limit() -> usize {
     MAX_BODY_BYTES + 1
 }
 
-/// Answers one request. `headers` is `name\nvalue\n` for each header (HTTP header names and
-/// values hold no newline); `body_error` is set when the platform's body stream failed
-/// (then `body` is what arrived before). The entry module reads at most
-/// [`body_read_limit`] bytes.
+/// The same for a catalog upload (`POST /admin/tenants/{tenant}/catalogs`, the one route
+/// whose bodies may be larger): one past the largest artifact.
+#[wasm_bindgen(js_name = uploadReadLimit)]
+pub fn upload_read_limit() -> usize {
+    admin::UPLOAD_READ_LIMIT
+}
+
+/// Answers one request. `execution` is the request's `ExecutionContext`; `headers` is
+/// `name\nvalue\n` for each header (HTTP header names and values hold no newline);
+/// `body_error` is set when the platform's body stream failed (then `body` is what arrived
+/// before). The entry module reads at most [`body_read_limit`] bytes ([`upload_read_limit`]
+/// for a catalog upload).
 ///
 /// Returns the status and headers as a string `status\nname\nvalue\n…`, the body kept for
 /// [`take_body`] (two plain values, no wrapper object for the runtime to track); or, when
@@ -121,6 +148,7 @@ pub fn body_read_limit() -> usize {
 #[wasm_bindgen]
 pub fn answer(
     env: &Env,
+    execution: worker::worker_sys::Context,
     method: &str,
     path_and_query: &str,
     headers: &str,
@@ -128,7 +156,7 @@ pub fn answer(
     body_error: Option<String>,
 ) -> JsValue {
     let ctx = request_context();
-    let request = match to_http(method, path_and_query, headers, body, body_error) {
+    let mut request = match to_http(method, path_and_query, headers, body, body_error) {
         Ok(request) => request,
         Err(failure) => {
             let id = ctx.fresh_request_id();
@@ -151,6 +179,9 @@ pub fn answer(
     let connection = Connection {
         peer: client_address(&request),
     };
+    request
+        .extensions_mut()
+        .insert(cache::WaitUntil(Arc::new(worker::Context::new(execution))));
     match aicr_stack::now_or_later(stack.answer(request, ctx, connection)) {
         Ok(response) => now(response),
         Err(later) => future_to_promise(async move {

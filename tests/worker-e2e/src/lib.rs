@@ -102,6 +102,8 @@ pub struct RateLimitBinding {
 
 /// The binding's name, as the worker reads it.
 pub const RATE_LIMITER: &str = "AICR_RATE_LIMITER";
+/// The KV binding of tenants' catalogs, as the worker reads it.
+pub const CATALOGS: &str = "AICR_CATALOGS";
 /// The var naming the binding's period, set beside it.
 pub const RATE_LIMITER_PERIOD: &str = "AICR_RATE_LIMITER_PERIOD";
 /// Where the module miniflare simulates the binding with lives in the worker's modules.
@@ -130,7 +132,7 @@ impl RateLimitBinding {
         let path = root().join("wrangler.toml");
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let config = WranglerRateLimits::parse(&text)?;
+        let config = WranglerBindings::parse(&text)?;
         config
             .bindings
             .iter()
@@ -155,24 +157,35 @@ pub struct WranglerRateLimit {
     pub period_secs: u32,
 }
 
-/// The rate-limit bindings of a wrangler config and each environment's vars, read from the
-/// flat TOML `wrangler.toml` is written in (one `key = value` a line; `simple` an inline
-/// table).
+/// One `[[kv_namespaces]]` (or `[[env.NAME.kv_namespaces]]`) entry of a wrangler config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WranglerKvNamespace {
+    /// `None` for the top level, else the environment's name.
+    pub env: Option<String>,
+    pub binding: String,
+    pub id: String,
+}
+
+/// The rate-limit bindings, KV namespaces and each environment's vars of a wrangler
+/// config, read from the flat TOML `wrangler.toml` is written in (one `key = value` a
+/// line; `simple` an inline table).
 #[derive(Debug, Default)]
-pub struct WranglerRateLimits {
+pub struct WranglerBindings {
     pub bindings: Vec<WranglerRateLimit>,
+    pub kv_namespaces: Vec<WranglerKvNamespace>,
     /// (environment, var name, value) of every `[vars]` / `[env.NAME.vars]` entry.
     pub vars: Vec<(Option<String>, String, String)>,
 }
 
-impl WranglerRateLimits {
-    pub fn parse(text: &str) -> Result<WranglerRateLimits, String> {
+impl WranglerBindings {
+    pub fn parse(text: &str) -> Result<WranglerBindings, String> {
         enum Table {
             Other,
             Vars(Option<String>),
             RateLimit(usize),
+            Kv(usize),
         }
-        let mut out = WranglerRateLimits::default();
+        let mut out = WranglerBindings::default();
         let mut table = Table::Other;
         let env_of = |header: &str, suffix: &str| -> Option<Option<String>> {
             if header == suffix {
@@ -190,18 +203,25 @@ impl WranglerRateLimits {
                 continue;
             }
             if let Some(header) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
-                table = match env_of(header.trim(), "ratelimits") {
-                    Some(env) => {
-                        out.bindings.push(WranglerRateLimit {
-                            env,
-                            name: String::new(),
-                            namespace_id: String::new(),
-                            limit: 0,
-                            period_secs: 0,
-                        });
-                        Table::RateLimit(out.bindings.len() - 1)
-                    }
-                    None => Table::Other,
+                let header = header.trim();
+                table = if let Some(env) = env_of(header, "ratelimits") {
+                    out.bindings.push(WranglerRateLimit {
+                        env,
+                        name: String::new(),
+                        namespace_id: String::new(),
+                        limit: 0,
+                        period_secs: 0,
+                    });
+                    Table::RateLimit(out.bindings.len() - 1)
+                } else if let Some(env) = env_of(header, "kv_namespaces") {
+                    out.kv_namespaces.push(WranglerKvNamespace {
+                        env,
+                        binding: String::new(),
+                        id: String::new(),
+                    });
+                    Table::Kv(out.kv_namespaces.len() - 1)
+                } else {
+                    Table::Other
                 };
                 continue;
             }
@@ -219,6 +239,14 @@ impl WranglerRateLimits {
             match &table {
                 Table::Other => {}
                 Table::Vars(env) => out.vars.push((env.clone(), key.to_owned(), unquote(value))),
+                Table::Kv(i) => {
+                    let namespace = &mut out.kv_namespaces[*i];
+                    match key {
+                        "binding" => namespace.binding = unquote(value),
+                        "id" => namespace.id = unquote(value),
+                        _ => {}
+                    }
+                }
                 Table::RateLimit(i) => {
                     let binding = &mut out.bindings[*i];
                     match key {
@@ -454,6 +482,18 @@ impl LocalWorker {
             Some(build) => api_only_config(build)?,
         };
         LocalWorker::spawn(wrangler_dev(port, &config, vars), "wrangler", port)
+    }
+
+    /// The shipped site (root `wrangler.toml`) under `wrangler dev`, with its local state
+    /// (the simulated Workers KV namespace and Cache API of miniflare) in `state` rather
+    /// than `.wrangler/state`: a test starts from an empty store, and a second start on the
+    /// same `state` is a fresh isolate over the same store and cache (as a new isolate
+    /// in the same location sees them).
+    pub fn start_with_state(vars: &[(&str, &str)], state: &Path) -> Result<LocalWorker, String> {
+        let port = free_port()?;
+        let mut cmd = wrangler_dev(port, &root().join("wrangler.toml"), vars);
+        cmd.arg("--persist-to").arg(state);
+        LocalWorker::spawn(cmd, "wrangler", port)
     }
 
     /// Starts `build` in workerd itself, with no wrangler proxy in front: what the platform

@@ -4,17 +4,19 @@
 //! - every environment of `wrangler.toml` has the `AICR_RATE_LIMITER` binding, with a
 //!   period the platform accepts and the same period in its `AICR_RATE_LIMITER_PERIOD`
 //!   (the worker's `Retry-After`), and no two environments share counters;
+//! - every environment has the `AICR_CATALOGS` KV namespace (tenants' catalogs), and
+//!   staging's is not production's;
 //! - `www/_headers` gives the explorer `aicr_stack::EXPLORER_CSP`, and that policy lets the
 //!   page's inline scripts run (by hash) and no other inline script.
 
-use aicr_worker_e2e::{RATE_LIMITER, RATE_LIMITER_PERIOD, WranglerRateLimits, root};
+use aicr_worker_e2e::{CATALOGS, RATE_LIMITER, RATE_LIMITER_PERIOD, WranglerBindings, root};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 #[test]
 fn every_environment_has_the_rate_limiter_and_its_period() {
     let text = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
-    let config = WranglerRateLimits::parse(&text).unwrap();
+    let config = WranglerBindings::parse(&text).unwrap();
     let envs: [Option<&str>; 3] = [None, Some("staging"), Some("production")];
     let mut namespaces = Vec::new();
     for env in envs {
@@ -44,6 +46,28 @@ fn every_environment_has_the_rate_limiter_and_its_period() {
     // The top level and production are the same worker (`aicr-edge`); staging counts apart.
     assert_eq!(namespaces[0].1, namespaces[2].1, "{namespaces:?}");
     assert_ne!(namespaces[1].1, namespaces[2].1, "{namespaces:?}");
+}
+
+#[test]
+fn every_environment_has_the_catalogs_namespace() {
+    let text = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
+    let config = WranglerBindings::parse(&text).unwrap();
+    let ids: Vec<String> = [None, Some("staging"), Some("production")]
+        .into_iter()
+        .map(|env| {
+            let found: Vec<_> = config
+                .kv_namespaces
+                .iter()
+                .filter(|n| n.env.as_deref() == env && n.binding == CATALOGS)
+                .collect();
+            assert_eq!(found.len(), 1, "{env:?}: one {CATALOGS}: {config:?}");
+            assert!(!found[0].id.is_empty(), "{env:?}: {CATALOGS} has no id");
+            found[0].id.clone()
+        })
+        .collect();
+    // The top level and production are the same worker (`aicr-edge`); staging keeps its own.
+    assert_eq!(ids[0], ids[2], "{ids:?}");
+    assert_ne!(ids[1], ids[2], "{ids:?}");
 }
 
 /// The `/*` rule's headers in `www/_headers`.

@@ -1,0 +1,232 @@
+//! The stack's innermost service at the edge: which catalog answers a request, and the
+//! API over it.
+//!
+//! - Anonymous callers, and every caller when the worker has no `AICR_CATALOGS` binding,
+//!   are answered by the API over the built-in catalog, synchronously: no store read, no
+//!   cache lookup, nothing to wait for (the path every request took before tenant
+//!   catalogs, one header longer).
+//! - A tenant's request (the stack's auth layer put its [`Principal`] in the extensions)
+//!   asks [`TenantCatalogs::select`] which catalog answers. Its pointer and catalog are
+//!   kept per isolate, so a tenant without a catalog of its own, or whose catalog is
+//!   loaded, is answered synchronously too; the store is read once per pointer TTL and
+//!   on a miss. The API over a tenant's catalog is kept per tenant and digest (bounded),
+//!   so its memo of rendered answers outlives the request. Answers from a tenant's
+//!   active catalog go through the edge cache ([`crate::cache`]).
+//! - `/admin/` paths are the tenant-catalog admin routes ([`crate::admin`]).
+//!
+//! Every answer but the admin routes' says which catalog made it ([`CATALOG_HEADER`]); an
+//! answer the store could not confirm (stale) is also `Cache-Control: no-store`, so no
+//! cache between us and the client keeps it past the outage.
+
+use crate::cache::{self, CACHE_HEADER, WaitUntil};
+use aicr_api::{Api, Config};
+use aicr_recipe::Catalog;
+use aicr_stack::{BoxFuture, Policy, Principal};
+use aicr_tenant_catalogs::{
+    CATALOG_HEADER, CatalogRef, Digest, Selected, Source, TenantCatalogs, TenantId,
+};
+use futures_util::future::Either;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response};
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tower_service::Service;
+use worker::console_log;
+use worker::send::SendFuture;
+
+/// Most APIs over tenants' catalogs kept (least recently used dropped first); each holds
+/// its catalog and up to the API's memo capacity of rendered answers.
+const MAX_TENANT_APIS: usize = 8;
+
+/// The inner service. Cheap to clone (the stack clones it per request).
+#[derive(Clone)]
+pub struct Edge {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The API over the built-in catalog.
+    embedded: Api<'static>,
+    /// [`CATALOG_HEADER`] of its answers.
+    embedded_header: HeaderValue,
+    /// `None` without the KV binding.
+    catalogs: Option<TenantCatalogs>,
+    /// APIs over tenants' catalogs, most recently used first.
+    apis: Mutex<Vec<(TenantId, Digest, Api<'static>)>>,
+    config: Config,
+    /// Whether the platform has the Cache API.
+    cache: bool,
+    policy: Arc<Policy>,
+}
+
+const CATALOG: HeaderName = HeaderName::from_static(CATALOG_HEADER);
+
+impl Edge {
+    pub fn new(
+        config: Config,
+        policy: Arc<Policy>,
+        catalogs: Option<TenantCatalogs>,
+        cache: bool,
+    ) -> Edge {
+        let embedded = aicr_embedded_catalog::catalog();
+        let header = Selected {
+            catalog: CatalogRef::Static(embedded),
+            source: Source::Embedded,
+            stale: None,
+            lookup: None,
+        }
+        .header_value();
+        Edge {
+            shared: Arc::new(Shared {
+                embedded: Api::new(embedded, config.clone()),
+                // A digest is hex: the value is always a valid header value.
+                embedded_header: HeaderValue::from_str(&header)
+                    .unwrap_or_else(|_| HeaderValue::from_static("embedded")),
+                catalogs,
+                apis: Mutex::new(Vec::new()),
+                config,
+                cache,
+                policy,
+            }),
+        }
+    }
+}
+
+type Answer = Result<Response<Vec<u8>>, Infallible>;
+
+impl Service<Request<Vec<u8>>> for Edge {
+    type Response = Response<Vec<u8>>;
+    type Error = Infallible;
+    type Future = Either<Ready<Answer>, BoxFuture<Answer>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+        let shared = &self.shared;
+        if aicr_stack::policy::is_admin_path(request.uri().path()) {
+            let shared = shared.clone();
+            return Either::Right(Box::pin(SendFuture::new(async move {
+                let catalogs = shared.catalogs.clone();
+                Ok(crate::admin::answer(catalogs, &shared.policy, request).await)
+            })));
+        }
+        let tenant = match (&shared.catalogs, request.extensions().get::<Principal>()) {
+            (Some(catalogs), Some(Principal::Tenant(name))) => TenantId::parse(name)
+                .ok()
+                .map(|tenant| (catalogs.clone(), tenant)),
+            _ => None,
+        };
+        match tenant {
+            None => Either::Left(ready(Ok(shared.embedded_answer(request)))),
+            Some((catalogs, tenant)) => {
+                let shared = shared.clone();
+                Either::Right(Box::pin(SendFuture::new(async move {
+                    Ok(shared.tenant_answer(&catalogs, &tenant, request).await)
+                })))
+            }
+        }
+    }
+}
+
+/// The API's answer (the service applies a tenant's allowlists from the extensions).
+fn call(api: &Api<'static>, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
+    match api.clone().call(request).into_inner() {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+impl Shared {
+    fn embedded_answer(&self, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let mut response = call(&self.embedded, request);
+        response
+            .headers_mut()
+            .insert(CATALOG, self.embedded_header.clone());
+        response
+    }
+
+    async fn tenant_answer(
+        &self,
+        catalogs: &TenantCatalogs,
+        tenant: &TenantId,
+        request: Request<Vec<u8>>,
+    ) -> Response<Vec<u8>> {
+        let selected = catalogs.select(Some(tenant)).await;
+        let (mut response, cached) = match (&selected.source, &selected.catalog) {
+            (Source::Tenant(digest), CatalogRef::Shared(catalog)) => {
+                let api = self.api_for(tenant, digest, catalog);
+                if self.cache && selected.stale.is_none() {
+                    self.through_edge_cache(&api, tenant, request).await
+                } else {
+                    (call(&api, request), None)
+                }
+            }
+            // A tenant without a catalog of its own, or whose store failed before any of
+            // its catalogs was loaded here: the built-in catalog's API.
+            _ => (call(&self.embedded, request), None),
+        };
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&selected.header_value()) {
+            headers.insert(CATALOG, value);
+        }
+        if selected.stale.is_some() {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some(state) = cached {
+            headers.insert(CACHE_HEADER, HeaderValue::from_static(state));
+        }
+        response
+    }
+
+    /// The answer from the edge cache, or from `api` (then stored if its headers allow);
+    /// with `hit` or `miss`, or `None` for requests the cache does not take (not a `GET`
+    /// or `HEAD` of a recipe or query, or a request that fails before its tag is known).
+    async fn through_edge_cache(
+        &self,
+        api: &Api<'static>,
+        tenant: &TenantId,
+        request: Request<Vec<u8>>,
+    ) -> (Response<Vec<u8>>, Option<&'static str>) {
+        let tag = api.representation_tag(&request);
+        let key = tag.as_deref().and_then(|tag| cache::key(&request, tag));
+        let wait = request.extensions().get::<WaitUntil>().cloned();
+        let (Some(tag), Some(key), Some(wait)) = (tag, key, wait) else {
+            return (call(api, request), None);
+        };
+        let path = request.uri().path().to_owned();
+        if let Some(hit) = cache::lookup(&key, &request).await {
+            console_log!("edge cache hit: tenant={tenant} path={path} etag={tag}");
+            return (hit, Some("hit"));
+        }
+        let method = request.method().clone();
+        let response = call(api, request);
+        let stored = cache::storable(&method, &response);
+        if stored {
+            cache::store(&wait, key, &response);
+        }
+        console_log!(
+            "edge cache miss: tenant={tenant} path={path} etag={tag} status={} stored={stored}",
+            response.status().as_u16()
+        );
+        (response, Some("miss"))
+    }
+
+    /// The API over a tenant's catalog: kept, so its memo serves later requests.
+    fn api_for(&self, tenant: &TenantId, digest: &Digest, catalog: &Arc<Catalog>) -> Api<'static> {
+        let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = apis.iter().position(|(t, d, _)| t == tenant && d == digest) {
+            let entry = apis.remove(at);
+            let api = entry.2.clone();
+            apis.insert(0, entry);
+            return api;
+        }
+        let api = Api::shared(catalog.clone(), self.config.clone());
+        apis.insert(0, (tenant.clone(), digest.clone(), api.clone()));
+        apis.truncate(MAX_TENANT_APIS);
+        api
+    }
+}
