@@ -52,7 +52,7 @@ pub fn from_env(env: &Env) -> Option<TenantCatalogs> {
 /// together) is capped at 128 MB, and each kept tenant holds a whole layered catalog.
 fn edge_config() -> Config {
     Config {
-        max_tenants: 16,
+        max_tenants: 8,
         ..Config::default()
     }
 }
