@@ -295,37 +295,3 @@ fn refusal(error: AdminError) -> ApiError {
         .detail("error", e),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_are_found_by_their_segments_only() {
-        assert!(matches!(
-            Route::of("/admin/tenants/acme/catalogs"),
-            Some(Route::Catalogs("acme"))
-        ));
-        assert!(matches!(
-            Route::of("/admin/tenants/acme/catalogs/active"),
-            Some(Route::Active("acme"))
-        ));
-        assert!(matches!(
-            Route::of("/admin/tenants/acme/catalogs/active/rollback"),
-            Some(Route::Rollback("acme"))
-        ));
-        assert!(matches!(
-            Route::of("/admin/tenants/acme/catalogs/abc"),
-            Some(Route::Catalog("acme", "abc"))
-        ));
-        for path in [
-            "/admin/tenants",
-            "/admin/tenants/acme",
-            "/admin/tenants/acme/catalogs/",
-            "/admin/tenants/acme/catalogs/a/b",
-            "/admin/flags",
-        ] {
-            assert!(Route::of(path).is_none(), "{path}");
-        }
-    }
-}

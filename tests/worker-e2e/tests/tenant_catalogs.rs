@@ -417,8 +417,18 @@ fn a_tenant_publishes_activates_and_rolls_back_its_catalog() {
     let method = ops.send("GET", &active, &[], None);
     expect_error(&method, 405, "METHOD_NOT_ALLOWED", "GET the pointer");
     assert_eq!(method.header("allow"), Some("PUT, DELETE"));
-    let route = ops.get("/admin/tenants/acme");
-    expect_error(&route, 404, "NOT_FOUND", "no such admin route");
+    for path in [
+        "/admin/tenants/acme",
+        "/admin/tenants/acme/catalogs/",
+        "/admin/tenants/acme/catalogs/active/rollback/now",
+        "/admin/flags",
+    ] {
+        let route = ops.get(path);
+        let error = expect_error(&route, 404, "NOT_FOUND", path);
+        assert_eq!(error["details"]["routes"].as_array().map(Vec::len), Some(4));
+    }
+    let bad_name = ops.get("/admin/tenants/ac%20me/catalogs");
+    expect_error(&bad_name, 400, "INVALID_REQUEST", "a malformed tenant name");
     // The admin routes' bodies are bounded: uploads by the artifact limit, the rest by
     // the API's 64 KiB.
     let large = vec![b' '; 64 * 1024 + 1];
