@@ -135,30 +135,21 @@ fn spawn_worker(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     stop: Arc<watch::Sender<bool>>,
 ) -> std::io::Result<()> {
+    // Made here, so a worker that cannot start stops the start-up rather than leave its
+    // share of connections waiting.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _in = runtime.enter();
+        TcpListener::from_std(listener)?
+    };
     let stopped = stop.subscribe();
     std::thread::Builder::new()
         .name(format!("aicr-api-{index}"))
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(error) => {
-                    tracing::error!(target: "server", %error, "cannot start a worker's runtime");
-                    return;
-                }
-            };
             runtime.block_on(async move {
-                match TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        serve::accept(listener, Listener::Api, server, acceptor, stopped).await;
-                    }
-                    Err(error) => {
-                        tracing::error!(target: "server", %error, "cannot accept on a worker");
-                        drop(stopped);
-                    }
-                }
+                serve::accept(listener, Listener::Api, server, acceptor, stopped).await;
                 // This thread's connections run on its runtime: keep it until all are done.
                 stop.closed().await;
             });
