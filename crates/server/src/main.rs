@@ -158,6 +158,17 @@ fn spawn_worker(
 }
 
 async fn run(settings: Settings, vars: Vars, log: LogControl, started: Instant) -> ExitCode {
+    // Before any port is open, so a signal is never met by the default action.
+    let (mut terminate, mut interrupt) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(target: "server", %error, "cannot watch for SIGTERM and SIGINT");
+            return ExitCode::from(1);
+        }
+    };
     let (stop, stopped) = watch::channel(false);
     let (stop_otlp, otlp_stopped) = watch::channel(false);
     let metrics = Arc::new(metrics::Metrics::default());
@@ -243,16 +254,6 @@ async fn run(settings: Settings, vars: Vars, log: LogControl, started: Instant) 
         startup_ms = started.elapsed().as_secs_f64() * 1e3, "serving");
     app.log.flush();
 
-    let (mut terminate, mut interrupt) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(t), Ok(i)) => (t, i),
-        (Err(error), _) | (_, Err(error)) => {
-            tracing::error!(target: "server", %error, "cannot watch for SIGTERM and SIGINT");
-            return ExitCode::from(1);
-        }
-    };
     let which = tokio::select! {
         _ = terminate.recv() => "SIGTERM",
         _ = interrupt.recv() => "SIGINT",
