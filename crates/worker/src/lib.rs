@@ -136,11 +136,12 @@ pub fn upload_read_limit() -> usize {
     admin::UPLOAD_READ_LIMIT
 }
 
-/// Answers one request. `execution` is the request's `ExecutionContext`; `headers` is
-/// `name\nvalue\n` for each header (HTTP header names and values hold no newline);
-/// `body_error` is set when the platform's body stream failed (then `body` is what arrived
-/// before). The entry module reads at most [`body_read_limit`] bytes ([`upload_read_limit`]
-/// for a catalog upload).
+/// Answers one request. `execution` is the request's `ExecutionContext` (borrowed; kept
+/// past the call only for a keyed request, whose answer may be stored in the edge cache
+/// after it is sent); `headers` is `name\nvalue\n` for each header (HTTP header names and
+/// values hold no newline); `body_error` is set when the platform's body stream failed
+/// (then `body` is what arrived before). The entry module reads at most
+/// [`body_read_limit`] bytes ([`upload_read_limit`] for a catalog upload).
 ///
 /// Returns the status and headers as a string `status\nname\nvalue\n…`, the body kept for
 /// [`take_body`] (two plain values, no wrapper object for the runtime to track); or, when
@@ -148,7 +149,7 @@ pub fn upload_read_limit() -> usize {
 #[wasm_bindgen]
 pub fn answer(
     env: &Env,
-    execution: worker::worker_sys::Context,
+    execution: &worker::worker_sys::Context,
     method: &str,
     path_and_query: &str,
     headers: &str,
@@ -179,9 +180,18 @@ pub fn answer(
     let connection = Connection {
         peer: client_address(&request),
     };
-    request
-        .extensions_mut()
-        .insert(cache::WaitUntil(Arc::new(worker::Context::new(execution))));
+    // Only a request that presents a key can be a tenant's, and only a tenant's answer
+    // may be stored in the edge cache after it is sent. Anonymous requests (most) keep
+    // nothing of the context: borrowed, it costs them no crossing back into JS to drop.
+    let keyed = request.headers().contains_key(http::header::AUTHORIZATION)
+        || request.headers().contains_key("x-api-key");
+    if keyed {
+        let owned = JsValue::clone(execution.as_ref()).unchecked_into();
+        let context = worker::Context::new(owned);
+        request
+            .extensions_mut()
+            .insert(cache::WaitUntil(Arc::new(context)));
+    }
     match aicr_stack::now_or_later(stack.answer(request, ctx, connection)) {
         Ok(response) => now(response),
         Err(later) => future_to_promise(async move {
