@@ -142,7 +142,9 @@ impl App {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let vars = self.vars.with("AICR_RATE_LIMIT", limit);
-        let policy = Arc::new(Policy::from_vars(|name| vars.get(name))?);
+        let mut policy = Policy::from_vars(|name| vars.get(name))?;
+        policy.share_replay_guard(&self.policy);
+        let policy = Arc::new(policy);
         let stack = public_stack(
             &self.api,
             &self.flags,

@@ -18,7 +18,7 @@ use aicr_api::{ApiError, ErrorCode};
 use http::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 use http::{Request, Response};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tower_http::validate_request::ValidateRequest;
 
 /// Who a request acts for, for the layers inside (rate limits, logs).
@@ -69,7 +69,6 @@ impl SeenSignatures {
 #[derive(Clone)]
 pub struct Authorize {
     pub(crate) policy: Arc<Policy>,
-    pub(crate) seen: Arc<Mutex<SeenSignatures>>,
 }
 
 /// Why a request is refused.
@@ -230,7 +229,7 @@ impl Authorize {
                 Some("invalid_token"),
             ));
         }
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.policy.replay.lock().unwrap_or_else(|p| p.into_inner());
         match seen.first_use(signature, now, sent + SIGNATURE_WINDOW_SECS) {
             Ok(true) => Ok(()),
             Ok(false) => Err(unauthorized(

@@ -47,7 +47,7 @@ use http::{Request, Response};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::ServiceBuilder;
 use tower::util::option_layer;
@@ -169,7 +169,6 @@ impl Stack {
     {
         let authorize = auth::Authorize {
             policy: policy.clone(),
-            seen: Arc::new(Mutex::new(Default::default())),
         };
         let header = |name: HeaderName, value: &'static str| {
             SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))

@@ -201,6 +201,10 @@ pub struct Policy {
     pub(crate) cors_origins: Origins,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) anonymous_limit: Option<Limit>,
+    /// Signatures seen (the replay guard); shared by clones and by
+    /// [`Policy::share_replay_guard`], so a stack rebuilt with a changed policy still
+    /// refuses replays of requests the old one took.
+    pub(crate) replay: std::sync::Arc<std::sync::Mutex<crate::auth::SeenSignatures>>,
 }
 
 /// Which paths need a key besides `/admin/`.
@@ -431,6 +435,12 @@ impl Policy {
                 .tenants
                 .iter()
                 .any(|t| t.cors_origins.iter().any(|o| o == origin))
+    }
+
+    /// Makes this policy remember signatures in `other`'s replay guard (a host replacing
+    /// its policy at run time keeps refusing replays across the swap).
+    pub fn share_replay_guard(&mut self, other: &Policy) {
+        self.replay = other.replay.clone();
     }
 
     pub fn tenants(&self) -> &[Tenant] {
