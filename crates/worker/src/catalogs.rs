@@ -153,9 +153,7 @@ impl Host for EdgeHost {
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(SendFuture::new(LatestWaker::new(Box::pin(Delay::from(
-            duration,
-        )))))
+        sleep(duration)
     }
 
     fn random_u64(&self) -> u64 {
@@ -166,6 +164,13 @@ impl Host for EdgeHost {
             Err(_) => Date::now().as_millis().wrapping_mul(0x9e37_79b9_7f4a_7c15),
         }
     }
+}
+
+/// A timer of this request (`setTimeout` in its context): completes after `duration`.
+pub(crate) fn sleep(duration: Duration) -> BoxFuture<'static, ()> {
+    Box::pin(SendFuture::new(LatestWaker::new(Box::pin(Delay::from(
+        duration,
+    )))))
 }
 
 /// A future that wakes whichever task polled it last.

@@ -17,21 +17,38 @@
 //! Every answer but the admin routes' says which catalog made it ([`CATALOG_HEADER`]); an
 //! answer the store could not confirm (stale) is also `Cache-Control: no-store`, so no
 //! cache between us and the client keeps it past the outage.
+//!
+//! ## Waiting on another request
+//!
+//! The platform ties every I/O (a KV read, a timer, a cache lookup) to the request that
+//! started it, and ends a request that waits while nothing of its own is pending ("the
+//! Worker's code had hung"). Two things here make one request wait on another's I/O: the
+//! crate's single-flight (concurrent misses of a tenant share the first one's store read)
+//! and the admin routes' serialisation. Both are waited for on this request's own timer
+//! ([`in_own_context`]): it keeps the request alive while another's I/O does the work, and
+//! the request resumes from its own timer, not from the other request's I/O, so what it
+//! does next (a cache lookup, a store write) is its own, not cancelled with the other
+//! request. A wait whose work went away with the request that started it (a client that
+//! disconnected) is given up after [`WAIT_LIMIT`] and started afresh.
 
 use crate::cache::{self, CACHE_HEADER, WaitUntil};
 use aicr_api::{Api, Config};
 use aicr_recipe::Catalog;
 use aicr_stack::{BoxFuture, Policy, Principal};
+use aicr_tenant_catalogs::StaleReason;
 use aicr_tenant_catalogs::{
     CATALOG_HEADER, CatalogRef, Digest, Selected, Source, TenantCatalogs, TenantId,
 };
-use futures_util::future::Either;
+use futures_util::future::{Either, select};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response};
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, poll_fn, ready};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tower_service::Service;
 use worker::console_log;
 use worker::send::SendFuture;
@@ -39,6 +56,15 @@ use worker::send::SendFuture;
 /// Most APIs over tenants' catalogs kept (least recently used dropped first); each holds
 /// its catalog and up to the API's memo capacity of rendered answers.
 const MAX_TENANT_APIS: usize = 8;
+
+/// How often a request waiting on another's work looks again, on its own timer (see the
+/// module docs); also the most such a wait adds to an answer.
+const TICK: Duration = Duration::from_millis(2);
+
+/// Longest a request waits on work another request started before starting it afresh:
+/// beyond what the store's reads can take (their timeouts, retries and backoff) for a
+/// tenant's pointer and catalog together.
+const WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// The inner service. Cheap to clone (the stack clones it per request).
 #[derive(Clone)]
@@ -59,6 +85,8 @@ struct Shared {
     /// Whether the platform has the Cache API.
     cache: bool,
     policy: Arc<Policy>,
+    /// Set while an admin request runs: they run one at a time per isolate.
+    admin_busy: AtomicBool,
 }
 
 const CATALOG: HeaderName = HeaderName::from_static(CATALOG_HEADER);
@@ -89,6 +117,7 @@ impl Edge {
                 config,
                 cache,
                 policy,
+                admin_busy: AtomicBool::new(false),
             }),
         }
     }
@@ -110,6 +139,7 @@ impl Service<Request<Vec<u8>>> for Edge {
         if aicr_stack::policy::is_admin_path(request.uri().path()) {
             let shared = shared.clone();
             return Either::Right(Box::pin(SendFuture::new(async move {
+                let _turn = shared.admin_turn().await;
                 let catalogs = shared.catalogs.clone();
                 Ok(crate::admin::answer(catalogs, &shared.policy, request).await)
             })));
@@ -155,7 +185,7 @@ impl Shared {
         tenant: &TenantId,
         request: Request<Vec<u8>>,
     ) -> Response<Vec<u8>> {
-        let selected = catalogs.select(Some(tenant)).await;
+        let selected = self.select(catalogs, tenant).await;
         let (mut response, cached) = match (&selected.source, &selected.catalog) {
             (Source::Tenant(digest), CatalogRef::Shared(catalog)) => {
                 let api = self.api_for(tenant, digest, catalog);
@@ -215,6 +245,33 @@ impl Shared {
         (response, Some("miss"))
     }
 
+    /// [`TenantCatalogs::select`], waited for on this request's own timer. A wait that
+    /// outlives [`WAIT_LIMIT`] (its flight went away with the request that started it) is
+    /// dropped and the selection started again; if that one fails too, the built-in
+    /// catalog answers, marked stale.
+    async fn select(&self, catalogs: &TenantCatalogs, tenant: &TenantId) -> Selected {
+        for _ in 0..2 {
+            if let Some(selected) = in_own_context(catalogs.select(Some(tenant))).await {
+                return selected;
+            }
+        }
+        Selected {
+            catalog: CatalogRef::Static(aicr_embedded_catalog::catalog()),
+            source: Source::Embedded,
+            stale: Some(StaleReason::Timeout),
+            lookup: None,
+        }
+    }
+
+    /// This request's turn to change tenants' catalogs, once no other admin request of
+    /// this isolate is running; waited for on its own timer.
+    async fn admin_turn(&self) -> AdminTurn<'_> {
+        while self.admin_busy.swap(true, Ordering::AcqRel) {
+            crate::catalogs::sleep(TICK).await;
+        }
+        AdminTurn(&self.admin_busy)
+    }
+
     /// The API over a tenant's catalog: kept, so its memo serves later requests.
     fn api_for(&self, tenant: &TenantId, digest: &Digest, catalog: &Arc<Catalog>) -> Api<'static> {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
@@ -229,4 +286,38 @@ impl Shared {
         apis.truncate(MAX_TENANT_APIS);
         api
     }
+}
+
+/// An admin request's turn; the next one may start when it is dropped.
+struct AdminTurn<'a>(&'a AtomicBool);
+
+impl Drop for AdminTurn<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// `work`'s output, taken up again from this request's own timer (see the module docs):
+/// at once if `work` is done on its first poll (no waiting: a tenant whose catalog is
+/// known here), else once a timer this request set fires after `work` is done (at most
+/// [`TICK`] later). `None` if `work` is not done within [`WAIT_LIMIT`].
+async fn in_own_context<F: Future>(work: F) -> Option<F::Output> {
+    let mut work = pin!(work);
+    if let Poll::Ready(value) = poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+        return Some(value);
+    }
+    let mut waited = Duration::ZERO;
+    while waited < WAIT_LIMIT {
+        // Set while this request runs in its own context: on its first poll, or woken by
+        // its previous timer.
+        let tick = crate::catalogs::sleep(TICK);
+        match select(work.as_mut(), tick).await {
+            Either::Left((value, tick)) => {
+                tick.await;
+                return Some(value);
+            }
+            Either::Right(((), _)) => waited += TICK,
+        }
+    }
+    None
 }
