@@ -33,7 +33,7 @@ const ALLOWED_HEADERS: [HeaderName; 7] = [
 ];
 
 /// Response headers a page may read besides the CORS-safelisted ones.
-const EXPOSED_HEADERS: [HeaderName; 12] = [
+const EXPOSED_HEADERS: [HeaderName; 15] = [
     header::ETAG,
     header::RETRY_AFTER,
     header::CONTENT_DISPOSITION,
@@ -46,6 +46,9 @@ const EXPOSED_HEADERS: [HeaderName; 12] = [
     HeaderName::from_static("ratelimit-reset"),
     HeaderName::from_static("ratelimit-policy"),
     header::WWW_AUTHENTICATE,
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("x-aicr-catalog"),
+    HeaderName::from_static("x-aicr-cache"),
 ];
 
 /// How long a browser may cache a preflight.
