@@ -67,6 +67,11 @@ pub fn wrangler_dev(port: u16, config: &Path, vars: &[(&str, &str)]) -> Command 
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .process_group(0);
+    // wrangler's inspector listens on 9229 unless told otherwise, so two dev servers on
+    // one machine (parallel test runs, a developer's own `cargo xtask serve`) collide.
+    if let Ok(inspector) = free_port() {
+        cmd.arg("--inspector-port").arg(inspector.to_string());
+    }
     for (name, value) in vars {
         cmd.arg("--var").arg(format!("{name}:{value}"));
     }
