@@ -3,7 +3,10 @@
 //! JSON and YAML bodies with long strings in good and bad fields) get an answer whose whole
 //! body stays small, and no string in it carries more than 200 bytes of the client's value.
 
-use aicr_api::{Api, ApiError, Config, RequestContext};
+mod common;
+
+use aicr_api::{ApiError, Config, RequestContext};
+use common::{api, longest_echo};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::Value;
 
@@ -19,40 +22,6 @@ const BODY_FILL: usize = aicr_api::MAX_BODY_BYTES - 200;
 /// Fillers: plain, multi-byte, and one that splits into many short backtick-quoted pieces
 /// (serde quotes unknown field names in backticks without escaping them).
 const FILLERS: [&str; 3] = ["A", "é", "x`"];
-
-fn api() -> Api<'static> {
-    Api::new(aicr_embedded_catalog::catalog(), Config::default())
-}
-
-/// The longest run of characters from `filler` in any string of `value` (keys included).
-fn longest_echo(value: &Value, filler: &str) -> usize {
-    let run = |s: &str| {
-        let (mut best, mut current) = (0, 0);
-        for c in s.chars() {
-            current = if filler.contains(c) {
-                current + c.len_utf8()
-            } else {
-                0
-            };
-            best = best.max(current);
-        }
-        best
-    };
-    match value {
-        Value::String(s) => run(s),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| longest_echo(v, filler))
-            .max()
-            .unwrap_or(0),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| run(k).max(longest_echo(v, filler)))
-            .max()
-            .unwrap_or(0),
-        _ => 0,
-    }
-}
 
 fn check(what: &str, filler: &str, response: &Response<Vec<u8>>) {
     let status = response.status();

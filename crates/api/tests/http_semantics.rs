@@ -1,32 +1,12 @@
 //! The API crate end to end, in-process, on the embedded (our) catalog: every route,
 //! status class, header and format.
 
-use aicr_api::{Api, Config, RequestContext};
-use http::{Request, Response, StatusCode};
+mod common;
+
+use aicr_api::{Api, Config};
+use common::{CTX, api, send_to as send};
+use http::{Response, StatusCode};
 use serde_json::Value;
-
-const CTX: RequestContext = RequestContext {
-    unix_nanos: 1_795_869_649_000_000_000,
-    random: [42; 16],
-};
-
-fn api() -> Api<'static> {
-    Api::new(aicr_embedded_catalog::catalog(), Config::default())
-}
-
-fn send(
-    api: &Api<'_>,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response<Vec<u8>> {
-    let mut b = Request::builder().method(method).uri(target);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    api.handle(&b.body(body.to_vec()).unwrap(), &CTX)
-}
 
 fn get(target: &str) -> Response<Vec<u8>> {
     send(&api(), "GET", target, &[], b"")

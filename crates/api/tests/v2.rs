@@ -4,37 +4,17 @@
 //! RFC 9457 problem details for every error class with v1's status for the same fault,
 //! the bundle, the OpenAPI document, and v1 untouched beside it.
 
-use aicr_api::{Api, Config, RequestContext};
+mod common;
+
+use aicr_api::{Api, Config};
 use aicr_recipe::model::{ComponentRef, Spec};
 use aicr_recipe::{Catalog, CatalogParts};
-use http::{Request, Response, StatusCode};
+use common::{api, longest_echo, send_to};
+use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
-
-const CTX: RequestContext = RequestContext {
-    unix_nanos: 1_795_869_649_000_000_000,
-    random: [42; 16],
-};
-
-fn api() -> Api<'static> {
-    Api::new(aicr_embedded_catalog::catalog(), Config::default())
-}
-
-fn send_to(
-    api: &Api<'_>,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response<Vec<u8>> {
-    let mut b = Request::builder().method(method).uri(target);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    api.handle(&b.body(body.to_vec()).unwrap(), &CTX)
-}
 
 fn send(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response<Vec<u8>> {
     send_to(&api(), method, target, headers, body)
@@ -1447,36 +1427,6 @@ fn openapi_documents_v2_as_answered() {
             "{path}"
         );
         assert!(get.get("deprecated").is_none(), "{path}");
-    }
-}
-
-/// The longest run of `filler`'s characters in any string (or key) of `value`.
-fn longest_echo(value: &Value, filler: &str) -> usize {
-    let run = |s: &str| {
-        let (mut best, mut current) = (0, 0);
-        for c in s.chars() {
-            current = if filler.contains(c) {
-                current + c.len_utf8()
-            } else {
-                0
-            };
-            best = best.max(current);
-        }
-        best
-    };
-    match value {
-        Value::String(s) => run(s),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| longest_echo(v, filler))
-            .max()
-            .unwrap_or(0),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| run(k).max(longest_echo(v, filler)))
-            .max()
-            .unwrap_or(0),
-        _ => 0,
     }
 }
 
