@@ -89,6 +89,8 @@ impl TraceContext {
                 span_id,
                 sampled,
             },
+            // Every host records every request (its access line names the trace), so a
+            // trace started here is marked sampled.
             None => TraceContext {
                 trace_id: if ctx.random == [0; 16] {
                     [1; 16]
@@ -97,7 +99,7 @@ impl TraceContext {
                 },
                 parent_id: None,
                 span_id,
-                sampled: false,
+                sampled: true,
             },
         }
     }
