@@ -10,14 +10,17 @@
 //! | `GET`/`PUT /admin/rate-limit` | the limit of callers without a key; `PUT {"anonymous": "100/s"}` (or `null`: none) rebuilds and swaps the public stack |
 //! | `POST /admin/cache/flush` | forgets every memoised answer; says how many |
 //! | `GET /admin/flags` | the feature flags, their rollouts and where they were read from |
+//! | `/admin/tenants/{tenant}/catalogs…` | tenants' catalogs: upload, list, fetch, activate, roll back, deactivate (`aicr_tenant_catalogs::routes`, the edge worker's answers; needs `AICR_CATALOG_STORE`) |
 //!
 //! Every change is logged (target `admin`) with the tenant that made it. Errors have the
 //! API's error body.
 
 use crate::app::App;
+use crate::catalogs::{Answer, UNCONFIGURED};
 use crate::config::{LEVELS, level_name, parse_level};
 use aicr_api::{ApiError, ErrorCode, MAX_BODY_BYTES, RequestContext};
 use aicr_stack::Principal;
+use aicr_tenant_catalogs::routes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Request, Response, StatusCode};
 use serde::Deserialize;
@@ -42,6 +45,9 @@ const ROUTES: [(&str, &[&str]); 5] = [
 pub fn route_template(path: &str) -> &'static str {
     if path == "/metrics" {
         return "/metrics";
+    }
+    if let Some(template) = aicr_tenant_catalogs::routes::route_template(path) {
+        return template;
     }
     ROUTES
         .iter()
@@ -163,7 +169,7 @@ impl AdminRouter {
                 Ok(json!({ "anonymous": app.anonymous_limit(), "previous": previous }))
             }
             ("POST", "/admin/cache/flush") => {
-                let flushed = app.api.flush_memo();
+                let flushed = app.serving.flush_memo();
                 tracing::info!(target: "admin", tenant = %tenant(request), action = "cache-flush",
                     flushed, "admin change");
                 Ok(json!({ "flushed": flushed }))
@@ -211,13 +217,39 @@ impl AdminRouter {
 impl Service<Request<Vec<u8>>> for AdminRouter {
     type Response = Response<Vec<u8>>;
     type Error = Infallible;
-    type Future = std::future::Ready<Result<Response<Vec<u8>>, Infallible>>;
+    type Future = Answer;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
-        std::future::ready(Ok(self.answer(&request)))
+        if !routes::is_catalog_path(request.uri().path()) {
+            return Answer::Now(Some(self.answer(&request)));
+        }
+        // Validating an upload or an activation is CPU work: on the blocking pool, off the
+        // thread that also runs signals, TLS reloads and the span exporter.
+        let catalogs = self.app.serving.catalogs().cloned();
+        let policy = self.app.policy.clone();
+        let who = tenant(&request);
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        Answer::Later(Box::pin(async move {
+            let handle = tokio::runtime::Handle::current();
+            let answered = tokio::task::spawn_blocking(move || {
+                handle.block_on(routes::answer(catalogs, UNCONFIGURED, &policy, request))
+            })
+            .await;
+            let response = answered.unwrap_or_else(|e| {
+                ApiError::new(ErrorCode::Internal, "The admin operation failed")
+                    .detail("error", e.to_string())
+                    .to_response("", &RequestContext::default())
+            });
+            if method != http::Method::GET && response.status().is_success() {
+                tracing::info!(target: "admin", tenant = %who, action = "tenant-catalogs",
+                    method = %method, path = %path, status = response.status().as_u16(),
+                    "admin change");
+            }
+            response
+        }))
     }
 }

@@ -2,6 +2,7 @@
 //! whole when an operator changes the anonymous rate limit), and what the admin API reads
 //! and changes. Built once at start from the environment snapshot.
 
+use crate::catalogs::Catalogued;
 use crate::config::{Settings, Vars, invalid};
 use crate::flags::{Flags, FlagsLayer};
 use crate::logging::LogControl;
@@ -19,6 +20,8 @@ use tower_layer::Layer;
 pub struct App {
     pub settings: Settings,
     pub api: Api<'static>,
+    /// The public stack's innermost service: `api`, or a tenant's catalog's API.
+    pub serving: Catalogued,
     /// `embedded`, or the catalog directory served.
     pub catalog_source: String,
     vars: Vars,
@@ -87,7 +90,9 @@ impl App {
         let policy = Arc::new(Policy::from_vars(get)?);
         let flags = Arc::new(Flags::from_vars(&vars, &policy)?);
         let (catalog, catalog_source) = catalog(&settings)?;
-        let api = Api::new(catalog, config);
+        let api = Api::new(catalog, config.clone());
+        let catalogs = settings.catalog_store.clone().map(crate::catalogs::open);
+        let serving = Catalogued::new(api.clone(), catalog, config, catalogs, metrics.clone());
         let options = HostOptions {
             hsts: settings.hsts,
             compress: true,
@@ -95,10 +100,18 @@ impl App {
         let draining = Arc::new(AtomicBool::new(false));
         let limiter = Gcra::default();
         let anonymous_limit = vars.get("AICR_RATE_LIMIT").filter(|v| !v.trim().is_empty());
-        let public = public_stack(&api, &flags, &draining, &limiter, options, policy.clone());
+        let public = public_stack(
+            &serving,
+            &flags,
+            &draining,
+            &limiter,
+            options,
+            policy.clone(),
+        );
         Ok(App {
             settings,
             api,
+            serving,
             catalog_source,
             vars,
             policy,
@@ -146,7 +159,7 @@ impl App {
         policy.share_replay_guard(&self.policy);
         let policy = Arc::new(policy);
         let stack = public_stack(
-            &self.api,
+            &self.serving,
             &self.flags,
             &self.draining,
             &self.limiter,
@@ -161,9 +174,10 @@ impl App {
     }
 }
 
-/// The API behind the readiness gate and the flags, inside the stack's layers.
+/// The API (per tenant catalog) behind the readiness gate and the flags, inside the
+/// stack's layers.
 fn public_stack(
-    api: &Api<'static>,
+    api: &Catalogued,
     flags: &Arc<Flags>,
     draining: &Arc<AtomicBool>,
     limiter: &Gcra,

@@ -127,6 +127,8 @@ pub struct Settings {
     pub otlp: Option<OtlpEndpoint>,
     /// A catalog directory to serve instead of the embedded one.
     pub catalog_dir: Option<PathBuf>,
+    /// `AICR_CATALOG_STORE`: the directory of tenants' catalogs (`None`: none).
+    pub catalog_store: Option<PathBuf>,
 }
 
 /// The log levels `LOG_LEVEL` and the admin API accept, as upstream names them.
@@ -361,7 +363,15 @@ impl Settings {
             log_level,
             otlp: otlp(vars)?,
             catalog_dir: vars.value("AICR_CATALOG_DIR").map(PathBuf::from),
+            catalog_store: vars.value("AICR_CATALOG_STORE").map(PathBuf::from),
         };
+        if let (Some(_), Some(store)) = (&settings.catalog_dir, &settings.catalog_store) {
+            return Err(invalid(
+                "AICR_CATALOG_STORE",
+                store.display().to_string(),
+                "unset when AICR_CATALOG_DIR is set: tenants' catalogs layer over the embedded catalog",
+            ));
+        }
         if settings.port != 0
             && settings.port == settings.admin_port
             && settings.bind == settings.admin_bind

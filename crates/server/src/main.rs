@@ -24,6 +24,7 @@
 
 mod admin;
 mod app;
+mod catalogs;
 mod config;
 mod flags;
 mod logging;

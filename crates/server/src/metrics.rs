@@ -48,7 +48,13 @@ pub struct Metrics {
     in_flight: AtomicI64,
     rate_limit_rejects: AtomicU64,
     spans_dropped: AtomicU64,
+    /// Tenant catalog selections by [`CATALOG_LOOKUPS`] result.
+    catalog_lookups: [AtomicU64; 5],
 }
+
+/// The results a tenant's catalog selection is counted under: found here, loaded from the
+/// store, waited for another request's load, answered stale, no catalog of its own.
+pub const CATALOG_LOOKUPS: [&str; 5] = ["hit", "miss", "coalesced", "stale", "embedded"];
 
 /// A label for `method` from a fixed set.
 pub fn method_label(method: &Method) -> &'static str {
@@ -106,6 +112,13 @@ impl Metrics {
         histogram.count += 1;
     }
 
+    /// Counts one tenant's catalog selection (`result` one of [`CATALOG_LOOKUPS`]).
+    pub fn catalog_lookup(&self, result: &str) {
+        if let Some(i) = CATALOG_LOOKUPS.iter().position(|r| *r == result) {
+            self.catalog_lookups[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn span_dropped(&self, n: u64) {
         self.spans_dropped.fetch_add(n, Ordering::Relaxed);
     }
@@ -147,6 +160,17 @@ impl Metrics {
             );
         }
         drop(families);
+        out.push_str(
+            "# HELP aicr_catalog_lookups_total Tenant catalog selections, by result (hit, miss, coalesced, stale, embedded).\n\
+             # TYPE aicr_catalog_lookups_total counter\n",
+        );
+        for (result, n) in CATALOG_LOOKUPS.iter().zip(&self.catalog_lookups) {
+            let _ = writeln!(
+                out,
+                "aicr_catalog_lookups_total{{result=\"{result}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         let _ = write!(
             out,
             "# HELP aicr_http_requests_in_flight HTTP requests being answered.\n\

@@ -4,6 +4,7 @@
 //! the drain delay, while every other route is still served. A service inside the stack,
 //! so the answer has every header any other answer has.
 
+use crate::catalogs::Answer;
 use aicr_api::RequestContext;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -51,26 +52,23 @@ fn not_ready(request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
     response
 }
 
-/// The answer of a service that answers at once (the API does).
-type Now = std::future::Ready<Result<Response<Vec<u8>>, Infallible>>;
-
 impl<S> Service<Request<Vec<u8>>> for Readiness<S>
 where
-    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible, Future = Now>,
+    S: Service<Request<Vec<u8>>, Response = Response<Vec<u8>>, Error = Infallible, Future = Answer>,
 {
     type Response = Response<Vec<u8>>;
     type Error = Infallible;
-    type Future = Now;
+    type Future = Answer;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Vec<u8>>) -> Now {
+    fn call(&mut self, request: Request<Vec<u8>>) -> Answer {
         let probe = request.uri().path() == "/ready"
             && matches!(*request.method(), Method::GET | Method::HEAD);
         if probe && self.draining.load(Ordering::Relaxed) {
-            return std::future::ready(Ok(not_ready(&request)));
+            return Answer::Now(Some(not_ready(&request)));
         }
         self.inner.call(request)
     }

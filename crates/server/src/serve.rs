@@ -240,8 +240,16 @@ impl Server {
         let probe = Probe::of(&parts, ctx);
         let method = parts.method.clone();
         let deadline = tokio::time::Instant::from_std(started) + app.settings.request_timeout;
+        // A catalog upload is the one request whose body may exceed the API's limit.
+        let limit = if listener == Listener::Admin
+            && aicr_tenant_catalogs::routes::is_upload(&parts.method, parts.uri.path())
+        {
+            aicr_tenant_catalogs::routes::UPLOAD_READ_LIMIT
+        } else {
+            MAX_BODY_BYTES + 1
+        };
         let work = async {
-            let body = match read_body(body, MAX_BODY_BYTES + 1).await {
+            let body = match read_body(body, limit).await {
                 Ok(body) => body,
                 Err(e) => {
                     return probe.answer(

@@ -21,6 +21,9 @@
 //!    backoff (backon), a circuit breaker, read timeouts, and stale fallback marked by
 //!    the [`CATALOG_HEADER`] response header.
 //!
+//! 5. **Admin routes** (`routes`, feature `http`): upload, list, fetch, activate, roll
+//!    back and deactivate as one HTTP answer, so the hosts' admin APIs answer alike.
+//!
 //! The crate owns no runtime: no tokio, no timers, no clock, no randomness of its own.
 //! A host passes a [`Host`] (clock, sleep, random bits) and a [`Store`]; futures are plain
 //! `async`, `Send` on native targets and not required to be on wasm, where the edge's
@@ -36,6 +39,8 @@ mod flight;
 mod guard;
 mod host;
 pub mod layer;
+#[cfg(feature = "http")]
+pub mod routes;
 pub mod store;
 
 pub use admin::{AdminError, Listing, MAX_HISTORY, Uploaded};
