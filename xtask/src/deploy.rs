@@ -111,6 +111,16 @@ fn validate(python: &Path, files: &[PathBuf]) -> Result<String> {
 
 /// Test step: render, validate, and see broken copies fail.
 pub fn manifests() -> Result {
+    // kubectl renders kustomize offline; this machine's image has it from an apt
+    // repository, and a machine without it gets it the same way.
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        install::apt_install(&["kubectl"])?;
+    }
     let python = install::kubernetes_validate()?;
     let out = root().join("target/deploy");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
