@@ -35,8 +35,8 @@ use aicr_api::{Api, Config};
 use aicr_recipe::Catalog;
 use aicr_stack::{BoxFuture, Principal};
 use aicr_tenant_catalogs::{
-    self as tc, Base, CATALOG_HEADER, CatalogRef, Digest, DirStore, Event, Host, Lookup, Selected,
-    Source, StaleReason, Store, StoreError, TenantCatalogs, TenantId,
+    self as tc, Base, CATALOG_HEADER, CatalogRef, Digest, DirStore, Event, Host, Lookup, Recent,
+    Selected, Source, StaleReason, Store, StoreError, TenantCatalogs, TenantId,
 };
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response};
@@ -44,7 +44,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tower_service::Service;
@@ -218,7 +218,7 @@ struct Shared {
     embedded_header: HeaderValue,
     catalogs: Option<TenantCatalogs>,
     /// APIs over tenants' catalogs, most recently used first.
-    apis: Mutex<Vec<(TenantId, Digest, Api<'static>)>>,
+    apis: Recent<Api<'static>>,
     config: Config,
     metrics: Arc<Metrics>,
 }
@@ -246,7 +246,7 @@ impl Catalogued {
                 embedded_header: HeaderValue::from_str(&header)
                     .unwrap_or_else(|_| HeaderValue::from_static("embedded")),
                 catalogs,
-                apis: Mutex::new(Vec::new()),
+                apis: Recent::new(MAX_TENANT_APIS),
                 config,
                 metrics,
             }),
@@ -260,11 +260,7 @@ impl Catalogued {
     /// Forgets every memoised answer, the tenants' APIs' too; says how many.
     pub fn flush_memo(&self) -> usize {
         let shared = &self.shared;
-        let tenants: usize = shared
-            .apis()
-            .iter()
-            .map(|(_, _, api)| api.flush_memo())
-            .sum();
+        let tenants: usize = shared.apis.values().iter().map(Api::flush_memo).sum();
         shared.embedded.flush_memo() + tenants
     }
 }
@@ -313,11 +309,6 @@ impl Service<Request<Vec<u8>>> for Catalogued {
 }
 
 impl Shared {
-    fn apis(&self) -> std::sync::MutexGuard<'_, Vec<(TenantId, Digest, Api<'static>)>> {
-        // Every change is one insert or truncate: a poisoned list is still consistent.
-        self.apis.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     async fn tenant_answer(
         &self,
         catalogs: TenantCatalogs,
@@ -364,16 +355,8 @@ impl Shared {
 
     /// The API over a tenant's catalog: kept, so its memo serves later requests.
     fn api_for(&self, tenant: &TenantId, digest: &Digest, catalog: &Arc<Catalog>) -> Api<'static> {
-        let mut apis = self.apis();
-        if let Some(at) = apis.iter().position(|(t, d, _)| t == tenant && d == digest) {
-            let entry = apis.remove(at);
-            let api = entry.2.clone();
-            apis.insert(0, entry);
-            return api;
-        }
-        let api = Api::shared(catalog.clone(), self.config.clone());
-        apis.insert(0, (tenant.clone(), digest.clone(), api.clone()));
-        apis.truncate(MAX_TENANT_APIS);
-        api
+        self.apis.get_or_make(tenant, digest, || {
+            Api::shared(catalog.clone(), self.config.clone())
+        })
     }
 }

@@ -39,6 +39,7 @@ mod flight;
 mod guard;
 mod host;
 pub mod layer;
+mod recent;
 #[cfg(feature = "http")]
 pub mod routes;
 pub mod store;
@@ -57,4 +58,5 @@ pub use catalogs::{
 pub use guard::{Event, Observer, ReadFailure, RetryConfig};
 pub use host::{BoxFuture, Host, MaybeSend, MaybeSync};
 pub use layer::{Base, CatalogRef};
+pub use recent::Recent;
 pub use store::{DirStore, MemoryStore, Store, StoreError};

@@ -37,7 +37,7 @@ use aicr_recipe::Catalog;
 use aicr_stack::{BoxFuture, Policy, Principal};
 use aicr_tenant_catalogs::StaleReason;
 use aicr_tenant_catalogs::{
-    CATALOG_HEADER, CatalogRef, Digest, Selected, Source, TenantCatalogs, TenantId,
+    CATALOG_HEADER, CatalogRef, Digest, Recent, Selected, Source, TenantCatalogs, TenantId,
 };
 use futures_util::future::{Either, select};
 use http::header::{self, HeaderName, HeaderValue};
@@ -46,7 +46,7 @@ use std::convert::Infallible;
 use std::future::{Future, Ready, poll_fn, ready};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tower_service::Service;
@@ -80,7 +80,7 @@ struct Shared {
     /// `None` without the KV binding.
     catalogs: Option<TenantCatalogs>,
     /// APIs over tenants' catalogs, most recently used first.
-    apis: Mutex<Vec<(TenantId, Digest, Api<'static>)>>,
+    apis: Recent<Api<'static>>,
     config: Config,
     /// Whether the platform has the Cache API.
     cache: bool,
@@ -113,7 +113,7 @@ impl Edge {
                 embedded_header: HeaderValue::from_str(&header)
                     .unwrap_or_else(|_| HeaderValue::from_static("embedded")),
                 catalogs,
-                apis: Mutex::new(Vec::new()),
+                apis: Recent::new(MAX_TENANT_APIS),
                 config,
                 cache,
                 policy,
@@ -274,17 +274,9 @@ impl Shared {
 
     /// The API over a tenant's catalog: kept, so its memo serves later requests.
     fn api_for(&self, tenant: &TenantId, digest: &Digest, catalog: &Arc<Catalog>) -> Api<'static> {
-        let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = apis.iter().position(|(t, d, _)| t == tenant && d == digest) {
-            let entry = apis.remove(at);
-            let api = entry.2.clone();
-            apis.insert(0, entry);
-            return api;
-        }
-        let api = Api::shared(catalog.clone(), self.config.clone());
-        apis.insert(0, (tenant.clone(), digest.clone(), api.clone()));
-        apis.truncate(MAX_TENANT_APIS);
-        api
+        self.apis.get_or_make(tenant, digest, || {
+            Api::shared(catalog.clone(), self.config.clone())
+        })
     }
 }
 
