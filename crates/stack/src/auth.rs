@@ -129,6 +129,34 @@ fn presented_key(request: &Request<Vec<u8>>) -> Result<Option<&str>, Refusal> {
     }
 }
 
+impl Policy {
+    /// Whether `headers` present the valid key of an admin tenant (signatures aside: the
+    /// stack checks those with the body). A host uses it before reading a body larger
+    /// than the API's limit (a catalog upload), so callers without such a key cannot make
+    /// it buffer one.
+    pub fn admits_admin(&self, headers: &http::HeaderMap) -> bool {
+        let header = |name: http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let bearer = header(AUTHORIZATION).and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        });
+        let Some(key) = bearer.or(header(http::HeaderName::from_static("x-api-key"))) else {
+            return false;
+        };
+        let Ok(presented) = keys::parse(key.trim()) else {
+            return false;
+        };
+        let (Some((tenant, stored)), Some(hasher)) =
+            (self.keys.get(presented.id), self.key_hasher.as_ref())
+        else {
+            return false;
+        };
+        self.tenants[*tenant].admin && hasher.verify(presented.whole, stored)
+    }
+}
+
 impl Authorize {
     /// The tenant the request acts for (`None`: anonymous), or why it is refused.
     fn decide(&self, request: &Request<Vec<u8>>) -> Result<Option<&Tenant>, Refusal> {

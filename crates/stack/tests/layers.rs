@@ -572,3 +572,42 @@ fn every_answer_echoes_a_traceparent_and_yields_an_access_record() {
     );
     assert_eq!(header(&r, "traceparent").len(), 55);
 }
+
+#[test]
+fn only_an_admin_tenants_valid_key_admits_a_large_upload() {
+    let (ops, acme) = (key(2), key(1));
+    let tenants = format!(
+        r#"{{"tenants":[{{"name":"ops","admin":true,"keys":[{}]}},{{"name":"acme","keys":[{}]}}]}}"#,
+        entry(&ops),
+        entry(&acme)
+    );
+    let policy = Policy::from_vars(|name| match name {
+        "AICR_TENANTS" => Some(tenants.clone()),
+        "AICR_KEY_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let headers = |pairs: &[(&str, &str)]| {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    };
+    assert!(policy.admits_admin(&headers(&[("authorization", &bearer(&ops.key))])));
+    assert!(policy.admits_admin(&headers(&[("x-api-key", &ops.key)])));
+    let mut wrong = ops.key.clone();
+    wrong.pop();
+    wrong.push(if ops.key.ends_with('A') { 'B' } else { 'A' });
+    for refused in [
+        headers(&[]),
+        headers(&[("authorization", &bearer(&acme.key))]),
+        headers(&[("authorization", &bearer(&wrong))]),
+        headers(&[("x-api-key", "aicr_nonsense")]),
+    ] {
+        assert!(!policy.admits_admin(&refused), "{refused:?}");
+    }
+}

@@ -9,7 +9,8 @@
 //
 // Bodies are read up to the API's limit plus one byte (so the Rust half can answer 413
 // without buffering more); a catalog upload (POST /admin/tenants/{tenant}/catalogs) up to
-// the largest artifact plus one, and no other path.
+// the largest artifact plus one, and only when its headers carry an admin tenant's valid
+// key (`admitsUpload`): nobody else can make the isolate buffer that much.
 //
 // A trap in the wasm (a panic under `panic = "abort"`) leaves the instance unusable. The
 // worker crate records such a trap in a shared state object; the next request then gets a
@@ -70,7 +71,9 @@ export default class AicrWorker extends WorkerEntrypoint {
     let headers = '';
     for (const [name, value] of request.headers) headers += `${name}\n${value}\n`;
     const target = pathAndQuery(request.url);
-    const limit = request.method === 'POST' && UPLOAD.test(target) ? UPLOAD_LIMIT : LIMIT;
+    const upload = request.method === 'POST' && UPLOAD.test(target)
+      && wasm.admitsUpload(this.env, headers);
+    const limit = upload ? UPLOAD_LIMIT : LIMIT;
     const body = await readBody(request, limit);
     let answer;
     try {

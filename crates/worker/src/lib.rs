@@ -78,14 +78,15 @@ use worker::{Date, Env, console_error};
 
 thread_local! {
     /// The stack, assembled once per isolate, or why the configuration cannot be used.
-    static STACK: OnceCell<Result<Stack, ConfigError>> = const { OnceCell::new() };
+    static STACK: OnceCell<Result<(Stack, Arc<Policy>), ConfigError>> = const { OnceCell::new() };
     /// The body of the answer [`answer`] just gave synchronously, until [`take_body`]
     /// moves it out (in the same turn of the entry module, so no other request between).
     static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The stack around [`edge::Edge`], configured from the worker's bindings.
-fn assemble(env: &Env) -> Result<Stack, ConfigError> {
+/// The stack around [`edge::Edge`], configured from the worker's bindings, and the policy
+/// it enforces (the entry module asks it before reading an upload).
+fn assemble(env: &Env) -> Result<(Stack, Arc<Policy>), ConfigError> {
     let text = |name: &str| env.var(name).ok().map(|v| v.to_string());
     let config = Config::from_vars(text)?;
     let policy = Arc::new(Policy::from_vars(text)?);
@@ -100,7 +101,10 @@ fn assemble(env: &Env) -> Result<Stack, ConfigError> {
         catalogs::from_env(env),
         cache::available(),
     );
-    Ok(Stack::around(edge, policy, limiter, options))
+    Ok((
+        Stack::around(edge, policy.clone(), limiter, options),
+        policy,
+    ))
 }
 
 /// The body of the last synchronous answer, moved out (read it once); empty for HEAD,
@@ -136,6 +140,28 @@ pub fn upload_read_limit() -> usize {
     admin::UPLOAD_READ_LIMIT
 }
 
+/// Whether the request's headers (`name\nvalue\n…`) present an admin tenant's valid key:
+/// only then does the entry module read a catalog upload beyond the API's body limit, so
+/// a caller without one cannot make an isolate buffer up to [`upload_read_limit`] bytes
+/// (its request is refused by the stack all the same, from the first bytes).
+#[wasm_bindgen(js_name = admitsUpload)]
+pub fn admits_upload(env: &Env, headers: &str) -> bool {
+    let mut map = http::HeaderMap::new();
+    let mut lines = headers.split('\n');
+    while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    STACK.with(|stack| match stack.get_or_init(|| assemble(env)) {
+        Ok((_, policy)) => policy.admits_admin(&map),
+        Err(_) => false,
+    })
+}
+
 /// Answers one request. `execution` is the request's `ExecutionContext` (borrowed; kept
 /// past the call only for a keyed request, whose answer may be stored in the edge cache
 /// after it is sent); `headers` is `name\nvalue\n` for each header (HTTP header names and
@@ -166,7 +192,7 @@ pub fn answer(
         }
     };
     let stack = STACK.with(|stack| match stack.get_or_init(|| assemble(env)) {
-        Ok(stack) => Ok(stack.clone()),
+        Ok((stack, _)) => Ok(stack.clone()),
         Err(e) => {
             let id = ctx.fresh_request_id();
             console_error!("request {id}: invalid worker configuration: {e}");

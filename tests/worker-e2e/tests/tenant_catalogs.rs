@@ -461,6 +461,22 @@ fn a_tenant_publishes_activates_and_rolls_back_its_catalog() {
         "INVALID_CATALOG",
         "a large (but allowed) upload",
     );
+    // Only an admin's key lets an upload past the API's limit into the isolate; anyone
+    // else is refused as always (the entry module stops reading at 64 KiB + 1).
+    let not_admin = acme.send("POST", &catalogs_path("acme"), &[], Some(&large));
+    expect_error(
+        &not_admin,
+        403,
+        "FORBIDDEN",
+        "a large upload with a non-admin key",
+    );
+    let keyless = anonymous.send("POST", &catalogs_path("acme"), &[], Some(&large));
+    expect_error(
+        &keyless,
+        401,
+        "UNAUTHORIZED",
+        "a large upload without a key",
+    );
 
     // Concurrent administrators: each change is answered, one after the other.
     let threads: Vec<_> = (0..6)
