@@ -240,9 +240,11 @@ impl Server {
         let probe = Probe::of(&parts, ctx);
         let method = parts.method.clone();
         let deadline = tokio::time::Instant::from_std(started) + app.settings.request_timeout;
-        // A catalog upload is the one request whose body may exceed the API's limit.
+        // A catalog upload is the one request whose body may exceed the API's limit, and
+        // only with an admin tenant's valid key: nobody else makes the server hold one.
         let limit = if listener == Listener::Admin
             && aicr_tenant_catalogs::routes::is_upload(&parts.method, parts.uri.path())
+            && app.policy.admits_admin(&parts.headers)
         {
             aicr_tenant_catalogs::routes::UPLOAD_READ_LIMIT
         } else {

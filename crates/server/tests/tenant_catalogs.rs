@@ -350,6 +350,15 @@ fn a_bad_upload_is_422_with_its_defects_and_changes_nothing() {
     assert_eq!(large_upload.status, 422, "{}", large_upload.text());
     let large_put = rig.admin("PUT", "/admin/tenants/acme/catalogs/active", &big);
     assert_eq!(large_put.status, 413, "{}", large_put.text());
+    // Only an admin's key lets an upload past 64 KiB into the server.
+    let not_admin = call(
+        &rig.server.admin_addr(),
+        "POST",
+        "/admin/tenants/acme/catalogs",
+        &[("authorization", &format!("Bearer {}", rig.acme))],
+        &big,
+    );
+    assert_eq!(not_admin.status, 403, "{}", not_admin.text());
     assert_eq!(rig.list("acme"), before);
     let _ = std::fs::remove_dir_all(&store);
 }
