@@ -12,20 +12,7 @@ fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     println!("cargo:rerun-if-env-changed=AICR_CATALOG_DIR");
     println!("cargo:rerun-if-env-changed=AICR_CATALOG_NAME");
-    let dir = match std::env::var_os("AICR_CATALOG_DIR") {
-        Some(d) if !d.is_empty() => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                workspace.join(d)
-            }
-        }
-        _ => workspace.join("recipes"),
-    };
-    let dir = dir.canonicalize().unwrap_or_else(|e| {
-        panic!("\n\ncatalog directory {} cannot be opened: {e}\n(set AICR_CATALOG_DIR to an upstream-format catalog directory)\n", dir.display())
-    });
+    let dir = aicr_catalog::build_catalog_dir(&workspace).unwrap_or_else(|e| panic!("\n\n{e}\n"));
     println!("cargo:rerun-if-changed={}", dir.display());
     let ours = workspace.join("recipes").canonicalize().ok() == Some(dir.clone());
     let name = std::env::var("AICR_CATALOG_NAME")

@@ -5,8 +5,9 @@
 //! about 90 KB for ours). Manifest templates are not copied: the embedded catalog already
 //! holds their text as static strings, and `Base::embedded` borrows it.
 //!
-//! The directory is chosen exactly as `crates/embedded-catalog/build.rs` chooses it
-//! (`AICR_CATALOG_DIR`, else the workspace's `recipes/`); a test checks that the files
+//! The directory is the one `crates/embedded-catalog/build.rs` embeds, chosen by the same
+//! function (`aicr_catalog::build_catalog_dir`: `AICR_CATALOG_DIR`, else the workspace's
+//! `recipes/`); a test checks that the files
 //! found here digest to the embedded catalog's digest, so the two can never disagree.
 
 use std::path::{Path, PathBuf};
@@ -14,23 +15,7 @@ use std::path::{Path, PathBuf};
 fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     println!("cargo:rerun-if-env-changed=AICR_CATALOG_DIR");
-    let dir = match std::env::var_os("AICR_CATALOG_DIR") {
-        Some(d) if !d.is_empty() => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                workspace.join(d)
-            }
-        }
-        _ => workspace.join("recipes"),
-    };
-    let dir = dir.canonicalize().unwrap_or_else(|e| {
-        panic!(
-            "\n\ncatalog directory {} cannot be opened: {e}\n(set AICR_CATALOG_DIR to an upstream-format catalog directory)\n",
-            dir.display()
-        )
-    });
+    let dir = aicr_catalog::build_catalog_dir(&workspace).unwrap_or_else(|e| panic!("\n\n{e}\n"));
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
     collect(&dir, &dir, &mut files);

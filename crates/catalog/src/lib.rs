@@ -18,6 +18,24 @@ mod load;
 
 pub use load::{Diagnostic, Files, Loaded, Role, load_dir, load_files, role_of};
 
+/// The catalog directory a build embeds: `AICR_CATALOG_DIR` (absolute, or relative to
+/// `workspace`), else `workspace/recipes`, canonicalised. Every build script that compiles
+/// a catalog in asks this one function, so they cannot embed different catalogs. (The
+/// caller prints `cargo:rerun-if-env-changed=AICR_CATALOG_DIR`.)
+pub fn build_catalog_dir(workspace: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let dir = match std::env::var_os("AICR_CATALOG_DIR") {
+        Some(d) if !d.is_empty() => workspace.join(d),
+        _ => workspace.join("recipes"),
+    };
+    dir.canonicalize().map_err(|e| {
+        format!(
+            "catalog directory {} cannot be opened: {e}\n(set AICR_CATALOG_DIR to an \
+             upstream-format catalog directory)",
+            dir.display()
+        )
+    })
+}
+
 /// Diagnostics as text, one per line (for panics, logs and build failures).
 pub fn describe(diagnostics: &[Diagnostic]) -> String {
     diagnostics
