@@ -11,6 +11,16 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// The context the host put in `request`'s extensions; the default (time zero, zero
+    /// randomness) for a request without one.
+    pub fn of<B>(request: &http::Request<B>) -> RequestContext {
+        request
+            .extensions()
+            .get::<RequestContext>()
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// A version-4 UUID built from `random`.
     pub fn fresh_request_id(&self) -> String {
         uuid::Builder::from_random_bytes(self.random)

@@ -339,11 +339,7 @@ impl tower_service::Service<Request<Vec<u8>>> for Api<'_> {
     }
 
     fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
-        let ctx = request
-            .extensions()
-            .get::<RequestContext>()
-            .copied()
-            .unwrap_or_default();
+        let ctx = RequestContext::of(&request);
         let response = match self.with_request_allowlists(&request) {
             Some(api) => api.handle(&request, &ctx),
             None => self.handle(&request, &ctx),

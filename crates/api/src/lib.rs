@@ -39,7 +39,7 @@ mod v2;
 
 pub use config::{Allowlists, Config, ConfigError};
 pub use context::RequestContext;
-pub use errors::{ApiError, ErrorCode, truncate};
+pub use errors::{ApiError, ErrorCode, is_v2_path, truncate};
 pub use handler::{Api, request_id};
 pub use render::Format;
 

@@ -185,11 +185,7 @@ impl AdminRouter {
     }
 
     fn answer(&self, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
-        let ctx = request
-            .extensions()
-            .get::<RequestContext>()
-            .copied()
-            .unwrap_or_default();
+        let ctx = RequestContext::of(request);
         let id = aicr_api::request_id(request, &ctx);
         match self.route(request) {
             Err(error) => error.to_response(&id, &ctx),

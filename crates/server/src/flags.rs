@@ -19,7 +19,7 @@
 //! out of range are refused at start.
 
 use crate::config::{Vars, invalid};
-use aicr_api::{ApiError, ErrorCode, RequestContext};
+use aicr_api::{ApiError, ErrorCode};
 use aicr_stack::{BoxFuture, Policy, Principal};
 use http::header::HeaderValue;
 use http::{Request, Response};
@@ -299,16 +299,9 @@ impl<S> Flagged<S> {
 /// The 404 of a path that is switched off for this caller: what the API answers for a
 /// path it does not serve (a problem under `/v2`).
 fn not_served(request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
-    let ctx = request
-        .extensions()
-        .get::<RequestContext>()
-        .copied()
-        .unwrap_or_default();
-    let id = aicr_api::request_id(request, &ctx);
-    let path = request.uri().path();
-    ApiError::new(ErrorCode::NotFound, "No such route")
-        .detail("path", aicr_api::truncate(path))
-        .to_response_for(path, &id, &ctx)
+    let error = ApiError::new(ErrorCode::NotFound, "No such route")
+        .detail("path", aicr_api::truncate(request.uri().path()));
+    aicr_stack::error_response(request, error)
 }
 
 impl<S> Service<Request<Vec<u8>>> for Flagged<S>
@@ -326,7 +319,7 @@ where
 
     fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
         let path = request.uri().path();
-        let gated = if path == "/v2" || path.starts_with("/v2/") {
+        let gated = if aicr_api::is_v2_path(path) {
             Some(Flag::V2Api)
         } else {
             None

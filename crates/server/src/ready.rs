@@ -23,11 +23,7 @@ pub struct Readiness<S> {
 
 /// Upstream's not-ready body (`{"status":"not_ready","reason":…}`), with our reason.
 fn not_ready(request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
-    let ctx = request
-        .extensions()
-        .get::<RequestContext>()
-        .copied()
-        .unwrap_or_default();
+    let ctx = RequestContext::of(request);
     let mut body = serde_json::to_vec(&serde_json::json!({
         "status": "not_ready",
         "reason": "shutting down",

@@ -11,9 +11,9 @@
 //! means "who are you?", 403 "not you". Nothing here writes a key, hash or signature into
 //! an answer or a log line; answers say what was wrong, not what was sent.
 
+use crate::error_response;
 use crate::keys::{self, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECS, TIMESTAMP_HEADER};
 use crate::policy::{Policy, Tenant};
-use crate::{error_response, request_context};
 use aicr_api::{ApiError, ErrorCode};
 use http::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 use http::{Request, Response};
@@ -225,7 +225,7 @@ impl Authorize {
                 ));
             }
         };
-        let now = (request_context(request).unix_nanos / 1_000_000_000) as u64;
+        let now = (aicr_api::RequestContext::of(request).unix_nanos / 1_000_000_000) as u64;
         let sent: u64 = timestamp.parse().map_err(|_| {
             unauthorized(
                 "X-AICR-Timestamp must be whole seconds since the Unix epoch",

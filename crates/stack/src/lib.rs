@@ -97,19 +97,11 @@ pub const EXPLORER_CSP: &str = "default-src 'none'; \
 /// HSTS value: two years, subdomains included.
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// The request's context as the host set it (the default if it did not).
-pub(crate) fn request_context<B>(request: &Request<B>) -> RequestContext {
-    request
-        .extensions()
-        .get::<RequestContext>()
-        .copied()
-        .unwrap_or_default()
-}
-
-/// A layer's refusal as the API would answer it: same body shape (upstream's under `/v1`,
-/// RFC 9457 problem details under `/v2`), request id and headers.
-pub(crate) fn error_response(request: &Request<Vec<u8>>, error: ApiError) -> Response<Vec<u8>> {
-    let ctx = request_context(request);
+/// A refusal by a layer (or by a host's own service inside the stack) as the API would
+/// answer it: same body shape (upstream's under `/v1`, RFC 9457 problem details under
+/// `/v2`), request id and headers.
+pub fn error_response(request: &Request<Vec<u8>>, error: ApiError) -> Response<Vec<u8>> {
+    let ctx = RequestContext::of(request);
     let id = aicr_api::request_id(request, &ctx);
     error.to_response_for(request.uri().path(), &id, &ctx)
 }

@@ -15,7 +15,6 @@
 
 use crate::auth::Principal;
 use crate::hook::Hook;
-use crate::request_context;
 use aicr_api::RequestContext;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
@@ -64,7 +63,7 @@ fn span_id(ctx: &RequestContext) -> [u8; 8] {
 impl TraceContext {
     /// Continues the caller's trace from `traceparent`, or starts one.
     pub fn of<B>(request: &Request<B>) -> TraceContext {
-        let ctx = request_context(request);
+        let ctx = RequestContext::of(request);
         let span_id = span_id(&ctx);
         let parsed = request
             .headers()

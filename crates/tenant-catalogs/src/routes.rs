@@ -112,11 +112,7 @@ pub async fn answer(
     policy: &Policy,
     request: Request<Vec<u8>>,
 ) -> Response<Vec<u8>> {
-    let ctx = request
-        .extensions()
-        .get::<RequestContext>()
-        .copied()
-        .unwrap_or_default();
+    let ctx = RequestContext::of(&request);
     let id = aicr_api::request_id(&request, &ctx);
     match route(catalogs, unconfigured, policy, &request).await {
         Ok(Reply {

@@ -93,11 +93,7 @@ pub async fn lookup(key: &str, request: &Request<Vec<u8>>) -> Option<Response<Ve
             response.headers_mut().append(name, value);
         }
     }
-    let ctx = request
-        .extensions()
-        .get::<RequestContext>()
-        .copied()
-        .unwrap_or_default();
+    let ctx = RequestContext::of(request);
     if let Ok(id) = HeaderValue::from_str(&aicr_api::request_id(request, &ctx)) {
         response.headers_mut().insert(REQUEST_ID, id);
     }
