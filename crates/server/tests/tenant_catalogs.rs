@@ -9,44 +9,14 @@
 
 mod common;
 
-use aicr_tenant_catalogs::{Base, Packed, pack_files};
+use aicr_tenant_catalogs::Packed;
+use aicr_tenant_catalogs::sample::{EMPTY_REGISTRY, pinned_gpu_operator as catalog};
 use common::{Answer, Server, call};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
-
-const EMPTY_REGISTRY: &str =
-    "apiVersion: aicr.nvidia.com/v1alpha1\nkind: ComponentRegistry\ncomponents: []\n";
-
-/// A tenant catalog that pins its own gpu-operator for h100 on EKS, Ubuntu, training.
-fn catalog(gpu_operator: &str) -> Packed {
-    let overlay = format!(
-        "kind: RecipeMetadata
-apiVersion: aicr.nvidia.com/v1alpha1
-metadata: {{name: acme-h100-eks-ubuntu-training}}
-spec:
-  base: h100-eks-ubuntu-training
-  criteria: {{service: eks, accelerator: h100, os: ubuntu, intent: training}}
-  componentRefs:
-    - name: gpu-operator
-      version: {gpu_operator}
-"
-    );
-    let files = BTreeMap::from([
-        (
-            "registry.yaml".to_owned(),
-            EMPTY_REGISTRY.as_bytes().to_vec(),
-        ),
-        (
-            "overlays/acme-h100-eks-ubuntu-training.yaml".to_owned(),
-            overlay.into_bytes(),
-        ),
-    ]);
-    pack_files(&Base::embedded(), "acme", files).unwrap_or_else(|r| panic!("{r}"))
-}
 
 /// An artifact in the right format whose catalog is broken.
 fn broken_artifact() -> Vec<u8> {

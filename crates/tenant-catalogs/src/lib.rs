@@ -42,6 +42,7 @@ pub mod layer;
 mod recent;
 #[cfg(feature = "http")]
 pub mod routes;
+pub mod sample;
 pub mod store;
 
 pub use admin::{AdminError, Listing, MAX_HISTORY, Uploaded};

@@ -15,11 +15,11 @@
 //! here is tested end to end: a pointer document made unreadable behind the worker's back.
 
 use aicr_stack::keys::{self, MintedKey};
-use aicr_tenant_catalogs::{Base, Packed, pack_files};
+use aicr_tenant_catalogs::Packed;
+use aicr_tenant_catalogs::sample::{EMPTY_REGISTRY, pinned_gpu_operator as catalog};
 use aicr_worker_e2e::client::{Answer, agent, call};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, build_dir, root};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,36 +27,6 @@ const SECRET: &str = "edge-e2e-catalog-secret-3b9d1f7a5c2e4086";
 const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
 /// The built-in catalog's gpu-operator for [`RECIPE`].
 const EMBEDDED_GPU_OPERATOR: &str = "v25.10.1";
-
-const EMPTY_REGISTRY: &str =
-    "apiVersion: aicr.nvidia.com/v1alpha1\nkind: ComponentRegistry\ncomponents: []\n";
-
-/// A tenant catalog that pins its own gpu-operator for h100 on EKS, Ubuntu, training.
-fn catalog(gpu_operator: &str) -> Packed {
-    let overlay = format!(
-        "kind: RecipeMetadata
-apiVersion: aicr.nvidia.com/v1alpha1
-metadata: {{name: acme-h100-eks-ubuntu-training}}
-spec:
-  base: h100-eks-ubuntu-training
-  criteria: {{service: eks, accelerator: h100, os: ubuntu, intent: training}}
-  componentRefs:
-    - name: gpu-operator
-      version: {gpu_operator}
-"
-    );
-    let files = BTreeMap::from([
-        (
-            "registry.yaml".to_owned(),
-            EMPTY_REGISTRY.as_bytes().to_vec(),
-        ),
-        (
-            "overlays/acme-h100-eks-ubuntu-training.yaml".to_owned(),
-            overlay.into_bytes(),
-        ),
-    ]);
-    pack_files(&Base::embedded(), "acme", files).unwrap_or_else(|r| panic!("{r}"))
-}
 
 /// An artifact in the right format whose catalog is broken twice over.
 fn broken_artifact() -> Vec<u8> {

@@ -100,9 +100,7 @@ pub fn upload(files: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// A registry that changes nothing.
-pub const EMPTY_REGISTRY: &str =
-    "apiVersion: aicr.nvidia.com/v1alpha1\nkind: ComponentRegistry\ncomponents: []\n";
+pub use aicr_tenant_catalogs::sample::EMPTY_REGISTRY;
 
 /// A host on tokio's clock (paused in most tests: sleeps advance it instantly and
 /// deterministically), with fixed randomness.
