@@ -5,9 +5,10 @@ use std::io::Read;
 use std::time::Duration;
 
 /// One HTTP answer, whatever its status.
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
-    /// Every header line, names lowercase, repeated names repeated.
+    /// Every header line, repeated names repeated (compare names without case).
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }

@@ -203,31 +203,8 @@ impl Drop for Server {
     }
 }
 
-/// One HTTP answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+/// One HTTP answer (the HTTP test client's type, shared with the worker's tests).
+pub use aicr_worker_e2e::client::Answer;
 
 /// The request head for `method target` with `headers`, closing the connection after.
 pub fn head(method: &str, target: &str, headers: &[(&str, &str)], body_len: usize) -> String {
