@@ -237,19 +237,33 @@ fn now(response: http::Response<Vec<u8>>) -> JsValue {
 }
 
 /// The answer as its head (`status\nname\nvalue\n…`) and its body.
+///
+/// Each name appears once (repeated values joined with `, `, as HTTP allows for every
+/// header the stack writes), so the entry module can hand the runtime a plain object. The
+/// runtime derives `Content-Length` from a body it is given, so the head carries it only
+/// when there is no body (a HEAD answer states the length of the GET's).
 fn split(response: http::Response<Vec<u8>>) -> (String, Vec<u8>) {
     let (parts, body) = response.into_parts();
-    let mut head = String::with_capacity(256);
+    let mut head = String::with_capacity(512);
     head.push_str(parts.status.as_str());
     head.push('\n');
-    for (name, value) in &parts.headers {
-        // The stack only writes visible ASCII; anything else would be its bug, not a client's.
-        if let Ok(value) = value.to_str() {
-            head.push_str(name.as_str());
-            head.push('\n');
-            head.push_str(value);
-            head.push('\n');
+    for name in parts.headers.keys() {
+        if *name == http::header::CONTENT_LENGTH && !body.is_empty() {
+            continue;
         }
+        let mut values = parts.headers.get_all(name).iter();
+        // The stack only writes visible ASCII; anything else would be its bug, not a client's.
+        let Some(first) = values.next().and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        head.push_str(name.as_str());
+        head.push('\n');
+        head.push_str(first);
+        for value in values.filter_map(|v| v.to_str().ok()) {
+            head.push_str(", ");
+            head.push_str(value);
+        }
+        head.push('\n');
     }
     (head, body)
 }
