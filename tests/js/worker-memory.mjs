@@ -9,6 +9,7 @@
 // Node 20 needs --experimental-websocket.
 
 import { readFileSync } from 'node:fs';
+import { connect, load as loadPaths } from './inspector.mjs';
 
 const base = process.env.WORKER_URL;
 const inspector = process.env.INSPECTOR;
@@ -22,27 +23,11 @@ const PATHS = [
   '/health',
 ];
 
-const [target] = await (await fetch(`http://${inspector}/json/list`)).json();
-const ws = new WebSocket(target.webSocketDebuggerUrl);
-await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
-let nextId = 0;
-const waiting = new Map();
-let contextId; // the worker's execution context, announced after Runtime.enable
-ws.onmessage = (m) => {
-  const reply = JSON.parse(m.data);
-  if (reply.method === 'Runtime.executionContextCreated') contextId ??= reply.params.context.id;
-  waiting.get(reply.id)?.(reply);
-  waiting.delete(reply.id);
-};
-const call = (method, params = {}) => new Promise((resolve, reject) => {
-  const id = ++nextId;
-  const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method}`)), 10000);
-  waiting.set(id, (reply) => { clearTimeout(timer); resolve(reply); });
-  ws.send(JSON.stringify({ id, method, params }));
-});
+const inspectorClient = await connect(inspector);
+const { call } = inspectorClient;
 
 async function snapshot() {
-  const linear = await call('Runtime.evaluate', { expression: 'aicrLinearMemoryBytes()', returnByValue: true, contextId });
+  const linear = await call('Runtime.evaluate', { expression: 'aicrLinearMemoryBytes()', returnByValue: true, contextId: inspectorClient.contextId() });
   const heap = await call('Runtime.getHeapUsage');
   let rss = null;
   if (process.env.WORKERD_PID) {
@@ -55,20 +40,7 @@ async function snapshot() {
   return { linear: linear.result.result.value, heapUsed: heap.result.usedSize, heapTotal: heap.result.totalSize, rss };
 }
 
-async function load(count) {
-  let sent = 0;
-  let failed = 0;
-  async function client() {
-    while (sent < count) {
-      const path = PATHS[sent++ % PATHS.length];
-      const r = await fetch(base + path);
-      await r.arrayBuffer();
-      if (!r.ok) failed++;
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  if (failed) throw new Error(`${failed} requests failed`);
-}
+const load = (count) => loadPaths(base, PATHS, count, CONCURRENCY);
 
 await call('Runtime.enable');
 const start = await snapshot(); // after the runner's first request only
@@ -76,7 +48,7 @@ await load(200); // every path once at least: lazily built state exists now
 const warm = await snapshot();
 await load(REQUESTS);
 const after = await snapshot();
-ws.close();
+inspectorClient.close();
 const report = { requests: REQUESTS, concurrency: CONCURRENCY, bound: BOUND, start, warm, after };
 console.log(JSON.stringify(report));
 if (after.linear > warm.linear || after.linear > BOUND) {

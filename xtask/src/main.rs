@@ -49,6 +49,8 @@ commands:
   image         [spin]  build aicr-server statically into an OCI image FROM scratch
                 (localhost/aicr-server:VERSION; prints the route and the size), or with
                 `spin` the component as SpinKube's image (localhost/aicr-spin:VERSION)
+  profile       [PATH?QUERY] [--requests N]  V8's CPU profile of the edge worker in workerd
+                under a bounded load of one path (the recipe by default): where its time goes
   serve         [--port N]  build, then run the API and the explorer in local workerd
                 (wrangler dev, 127.0.0.1:8787 by default) until Ctrl-C
 ";
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         "conformance" => conformance::run(rest),
         "key" => key::run(rest),
         "image" => image::run(rest),
+        "profile" => worker::profile(rest),
         "serve" => serve::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

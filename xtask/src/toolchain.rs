@@ -134,11 +134,12 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-exception-handling",
 ];
 
-/// Optimises a wasm file in place with npm binaryen's `wasm-opt` at `level` (`-O`, `-Oz`).
+/// Optimises a wasm file in place with npm binaryen's `wasm-opt` and `options` (`-O`, `-Oz`;
+/// `-g` keeps names).
 /// Debian's older binaryen breaks wasm-bindgen's externref table (shared/toolchain.md §4).
-pub fn wasm_opt(level: &str, wasm: &Path) -> Result {
+pub fn wasm_opt(options: &[&str], wasm: &Path) -> Result {
     run(Command::new(node_bin("wasm-opt"))
-        .arg(level)
+        .args(options)
         .args(WASM_FEATURES)
         .arg(wasm)
         .arg("-o")

@@ -145,7 +145,7 @@ pub fn build() -> Result {
         .arg(&pkg)
         .arg(&artifact))?;
     let wasm = pkg_wasm();
-    wasm_opt("-Oz", &wasm)?;
+    wasm_opt(&["-Oz"], &wasm)?;
     eprintln!(
         "explorer wasm: {} bytes, {} gzip",
         file_len(&wasm)?,

@@ -74,7 +74,7 @@ fn build(catalog: Catalog) -> Result<PathBuf> {
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == identity) {
         eprintln!("{} is up to date", out.display());
     } else {
-        bundle(&artifact, &out)?;
+        bundle(&artifact, &out, Names::Stripped)?;
         std::fs::write(&stamp, identity).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
     let total = bundle_gzip_bytes(&out)?;
@@ -94,8 +94,15 @@ fn artifact_identity(artifact: &Path) -> Result<String> {
     Ok(format!("{} {:?}", meta.len(), meta.modified().ok()))
 }
 
+/// Whether a bundle keeps function names (for a profile) or ships without them.
+#[derive(Clone, Copy, PartialEq)]
+enum Names {
+    Stripped,
+    Kept,
+}
+
 /// The cargo artifact → `out/index.js` + `out/index_bg.wasm`.
-fn bundle(artifact: &Path, out: &Path) -> Result {
+fn bundle(artifact: &Path, out: &Path, names: Names) -> Result {
     let glue = out.with_extension("glue");
     for dir in [&glue, out] {
         let _ = std::fs::remove_dir_all(dir);
@@ -130,7 +137,10 @@ fn bundle(artifact: &Path, out: &Path) -> Result {
         .args([
             "--bundle",
             "--format=esm",
-            "--minify",
+            match names {
+                Names::Stripped => "--minify",
+                Names::Kept => "--minify-syntax",
+            },
             "--log-level=warning",
             "--external:./index_bg.wasm",
             "--external:cloudflare:workers",
@@ -139,7 +149,11 @@ fn bundle(artifact: &Path, out: &Path) -> Result {
     let wasm = out.join("index_bg.wasm");
     std::fs::copy(glue.join("index_bg.wasm"), &wasm)
         .map_err(|e| format!("{}: {e}", wasm.display()))?;
-    wasm_opt("-O", &wasm)?;
+    match names {
+        Names::Stripped => wasm_opt(&["-O"], &wasm)?,
+        // `-g` keeps the name section that cargo and wasm-bindgen left.
+        Names::Kept => wasm_opt(&["-O", "-g"], &wasm)?,
+    }
     let _ = std::fs::remove_dir_all(&glue);
     Ok(())
 }
@@ -231,6 +245,63 @@ pub fn end_to_end() -> Result {
         ])
         .env(BUILD_ENV, ours)
         .env(UPSTREAM_BUILD_ENV, upstream))
+}
+
+const PROFILE_USAGE: &str = "usage: cargo xtask profile [PATH?QUERY] [--requests N]";
+
+/// `cargo xtask profile`: where the worker's time goes. Builds the worker with its function
+/// names kept (`target/prof`, apart from the shipped build), runs it in workerd itself with
+/// the inspector on, loads one path (the recipe by default) and prints V8's CPU profile of
+/// workerd (tests/js/worker-profile.mjs): self and inclusive time by function, and shares
+/// by kind (our wasm, our JS, the runtime). A sampling profiler slows what it samples, so
+/// read the shares, not the absolute µs; the bench gives those.
+pub fn profile(args: &[String]) -> Result {
+    let mut target = crate::serving::RECIPE.to_owned();
+    let mut requests = "20000".to_owned();
+    let mut rest = args;
+    loop {
+        match rest {
+            [flag, n, tail @ ..] if flag == "--requests" && n.parse::<u32>().is_ok() => {
+                requests = n.clone();
+                rest = tail;
+            }
+            [path, tail @ ..] if path.starts_with('/') => {
+                target = path.clone();
+                rest = tail;
+            }
+            [] => break,
+            _ => return Err(format!("{PROFILE_USAGE}, got {args:?}")),
+        }
+    }
+    setup()?;
+    let target_dir = root().join("target/prof");
+    let mut cmd = wasm_cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "aicr-worker",
+        "--target",
+        WASM_UNKNOWN,
+    ])
+    .env("CARGO_TARGET_DIR", &target_dir)
+    .env("CARGO_PROFILE_RELEASE_STRIP", "false");
+    run(&mut cmd)?;
+    let out = target_dir.join("worker");
+    let artifact = target_dir
+        .join(WASM_UNKNOWN)
+        .join("release/aicr_worker.wasm");
+    bundle(&artifact, &out, Names::Kept)?;
+    let inspector = free_port()?;
+    let worker = LocalWorker::direct_inspected(&out, &[], Some(inspector))?;
+    run(Command::new("node")
+        .args(["--experimental-websocket", "tests/js/worker-profile.mjs"])
+        .current_dir(root())
+        .env("WORKER_URL", &worker.base)
+        .env("INSPECTOR", format!("127.0.0.1:{inspector}"))
+        .env("TARGET", target)
+        .env("REQUESTS", requests)
+        .env("INTERVAL_US", "250"))
 }
 
 /// Requests of the memory test: bounded, and enough for a leak of one allocation per
