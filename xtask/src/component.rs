@@ -116,11 +116,18 @@ fn pre_initialise(path: &Path) -> Result {
         .arg(path)
         .arg("-o")
         .arg(&snapshot))?;
+    componentize(&snapshot, path)
+}
+
+/// `jco new` (wit-component, as wasm-component-ld runs it) of the core module at `core`,
+/// linked with `-C link-arg=--skip-wit-component`, into the component at `path`, with the
+/// WASI adapter this build route needs (see [`pre_initialise`]).
+pub fn componentize(core: &Path, path: &Path) -> Result {
     // Written beside and renamed over `path`: cargo hard-links `path` to its own copy of
     // the core module, which writing through the link would corrupt.
     let component = path.with_extension("wasm.new");
     let mut jco = Command::new(node_bin("jco"));
-    jco.arg("new").arg(&snapshot).arg("-o").arg(&component);
+    jco.arg("new").arg(core).arg("-o").arg(&component);
     if wasm_route() == WasmRoute::Debian {
         jco.arg("--wasi-reactor");
     }
