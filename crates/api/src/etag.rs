@@ -13,8 +13,7 @@ pub fn strong_etag(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
     }
     let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
 /// RFC 9110 `If-None-Match`: `*`, or a list where any tag matches by weak comparison.

@@ -299,11 +299,8 @@ fn checksums(files: &[File]) -> String {
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut out = String::new();
     for f in sorted {
-        let digest = Sha256::digest(&f.bytes);
-        for b in digest {
-            write!(out, "{b:02x}").unwrap();
-        }
-        writeln!(out, "  {}", f.path).unwrap();
+        let digest = hex::encode(Sha256::digest(&f.bytes));
+        writeln!(out, "{digest}  {}", f.path).unwrap();
     }
     out
 }

@@ -61,7 +61,6 @@ impl Span {
     }
 
     fn to_json(&self) -> Value {
-        let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
         let string = |key: &str, value: &str| json!({"key": key, "value": {"stringValue": value}});
         let mut span = json!({
             "traceId": self.trace.trace_id_hex(),
@@ -81,7 +80,7 @@ impl Span {
             "status": {"code": if self.status >= 500 { 2 } else { 0 }},
         });
         if let Some(parent) = self.trace.parent_id {
-            span["parentSpanId"] = hex(&parent).into();
+            span["parentSpanId"] = hex::encode(parent).into();
         }
         span
     }

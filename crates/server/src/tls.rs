@@ -66,10 +66,7 @@ pub fn load(files: &TlsFiles) -> Result<Loaded, ConfigError> {
             "a PEM certificate chain, leaf first (the file has no CERTIFICATE block)",
         ));
     };
-    let fingerprint = Sha256::digest(leaf.as_ref())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let fingerprint = hex::encode(Sha256::digest(leaf.as_ref()));
     let private = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
         invalid(
             "AICR_TLS_KEY",

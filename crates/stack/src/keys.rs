@@ -59,8 +59,8 @@ pub fn parse(key: &str) -> Result<PresentedKey<'_>, &'static str> {
     let (id, secret) = rest
         .split_once('_')
         .ok_or("an API key reads aicr_<id>_<secret>")?;
-    let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if id.len() != ID_LEN || !hex(id) {
+    let lower_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if id.len() != ID_LEN || !lower_hex(id) {
         return Err("an API key's id is 12 lowercase hex digits");
     }
     let base64url = |s: &str| {
@@ -82,7 +82,7 @@ pub struct MintedKey {
 
 /// Mints a key from 38 random bytes (6 for the id, 32 for the secret) under `server_secret`.
 pub fn mint(random: &[u8; 38], server_secret: &[u8]) -> MintedKey {
-    let id = hex(&random[..6]);
+    let id = hex::encode(&random[..6]);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&random[6..]);
     let key = format!("{PREFIX}{id}_{secret}");
     let hash = hash(server_secret, &key);
@@ -91,7 +91,7 @@ pub fn mint(random: &[u8; 38], server_secret: &[u8]) -> MintedKey {
 
 /// What the server stores for `key`: hex `HMAC-SHA256(server_secret, key)`.
 pub fn hash(server_secret: &[u8], key: &str) -> String {
-    hex(&mac(server_secret, key.as_bytes()))
+    hex::encode(mac(server_secret, key.as_bytes()))
 }
 
 /// HMAC-SHA256 keyed with the server secret once, cloned per check (the key's padding
@@ -151,13 +151,13 @@ pub fn canonical_request(
     timestamp: &str,
     body: &[u8],
 ) -> String {
-    let body_hash = hex(&Sha256::digest(body));
+    let body_hash = hex::encode(Sha256::digest(body));
     format!("{method}\n{path}\n{query}\n{timestamp}\n{body_hash}")
 }
 
 /// The signature a client sends: hex `HMAC-SHA256(key, canonical request)`.
 pub fn sign(key: &str, canonical: &str) -> String {
-    hex(&mac(key.as_bytes(), canonical.as_bytes()))
+    hex::encode(mac(key.as_bytes(), canonical.as_bytes()))
 }
 
 /// Whether `signature` (hex) signs `canonical` with `key`, in constant time.
@@ -173,22 +173,6 @@ fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(message);
     mac.finalize().into_bytes().into()
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
-    out
-}
-
-/// Appends the lowercase hex of `bytes` to `out`.
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
 }
 
 #[cfg(test)]

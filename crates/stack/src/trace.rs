@@ -33,16 +33,13 @@ pub struct TraceContext {
     pub sampled: bool,
 }
 
-use crate::keys::{hex, push_hex};
-
+/// `N` bytes from exactly `2 N` lowercase hex digits (W3C trace context allows no others).
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -104,20 +101,20 @@ impl TraceContext {
     }
 
     pub fn trace_id_hex(&self) -> String {
-        hex(&self.trace_id)
+        hex::encode(self.trace_id)
     }
 
     pub fn span_id_hex(&self) -> String {
-        hex(&self.span_id)
+        hex::encode(self.span_id)
     }
 
     /// The `traceparent` naming this request's span (one allocation: it is on every answer).
     pub fn traceparent(&self) -> String {
         let mut out = String::with_capacity(55);
         out.push_str("00-");
-        push_hex(&mut out, &self.trace_id);
+        out.push_str(&hex::encode(self.trace_id));
         out.push('-');
-        push_hex(&mut out, &self.span_id);
+        out.push_str(&hex::encode(self.span_id));
         out.push_str(if self.sampled { "-01" } else { "-00" });
         out
     }
@@ -254,7 +251,7 @@ mod tests {
         let t = TraceContext::of(&request(Some(parent)));
         assert_eq!(t.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(
-            t.parent_id.map(|p| hex(&p)).as_deref(),
+            t.parent_id.map(hex::encode).as_deref(),
             Some("00f067aa0ba902b7")
         );
         assert!(t.sampled);

@@ -45,12 +45,7 @@ pub struct Digest(String);
 impl Digest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest(
-            Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        Digest(hex::encode(Sha256::digest(bytes)))
     }
 
     /// Parses a digest as a client writes it (a path segment, a JSON string). Upper-case
