@@ -32,11 +32,12 @@ fn start(vars: &[(&str, &str)]) -> LocalWorker {
     LocalWorker::start(None, vars).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The worker built on upstream's catalog, API only: upstream's `/` is the API's, while on
-/// our origin `/` is the explorer.
+/// The worker built on upstream's catalog, API only (upstream's `/` is the API's, while on
+/// our origin `/` is the explorer), in workerd itself: what the platform runs, with no
+/// wrangler proxy in front.
 fn start_upstream(vars: &[(&str, &str)]) -> LocalWorker {
     let build = build_dir(UPSTREAM_BUILD_ENV).unwrap_or_else(|e| panic!("{e}"));
-    LocalWorker::start(Some(&build), vars).unwrap_or_else(|e| panic!("{e}"))
+    LocalWorker::direct(&build, vars).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
