@@ -51,9 +51,8 @@ pub fn built(catalog: Catalog) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn build(catalog: Catalog) -> Result<PathBuf> {
-    setup()?;
-    let out = build_dir(catalog);
+/// `cargo build` of the worker crate for wasm32-unknown-unknown, release.
+fn cargo_build() -> Command {
     let mut cmd = wasm_cargo();
     cmd.args([
         "build",
@@ -63,6 +62,13 @@ fn build(catalog: Catalog) -> Result<PathBuf> {
         "--target",
         WASM_UNKNOWN,
     ]);
+    cmd
+}
+
+fn build(catalog: Catalog) -> Result<PathBuf> {
+    setup()?;
+    let out = build_dir(catalog);
+    let mut cmd = cargo_build();
     catalog.configure(&mut cmd)?;
     run(&mut cmd)?;
     let artifact = catalog
@@ -275,17 +281,9 @@ pub fn profile(args: &[String]) -> Result {
     }
     setup()?;
     let target_dir = root().join("target/prof");
-    let mut cmd = wasm_cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "-p",
-        "aicr-worker",
-        "--target",
-        WASM_UNKNOWN,
-    ])
-    .env("CARGO_TARGET_DIR", &target_dir)
-    .env("CARGO_PROFILE_RELEASE_STRIP", "false");
+    let mut cmd = cargo_build();
+    cmd.env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_PROFILE_RELEASE_STRIP", "false");
     run(&mut cmd)?;
     let out = target_dir.join("worker");
     let artifact = target_dir
