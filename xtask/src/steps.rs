@@ -63,10 +63,23 @@ pub fn file_len(path: &Path) -> Result<u64> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Whether [`cargo`] lets cargo keep incremental state for debug builds (its default).
+static INCREMENTAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns incremental debug builds off for the rest of this run. `xtask test` does: a test
+/// run builds each crate once per configuration, so the state (1.5 GB of a 7.7 GB target
+/// directory) would only cost disk, and CI's disk is not large.
+pub fn without_incremental_builds() {
+    INCREMENTAL.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// `cargo` from the toolchain that runs xtask.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    if !INCREMENTAL.load(std::sync::atomic::Ordering::Relaxed) {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
 }
 

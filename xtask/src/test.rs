@@ -149,6 +149,7 @@ const STEPS: &[Step] = &[
 ];
 
 pub fn run(args: &[String]) -> Result {
+    steps::without_incremental_builds();
     let only = args.first().map(String::as_str);
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
