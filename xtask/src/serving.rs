@@ -163,14 +163,25 @@ pub fn bench_rows(aicrd_binary: Option<&Path>) -> Result<Vec<Row>> {
     };
     // Which rows compare with which floor: (host, path or any, floor, the floor's name).
     let floors = [
-        (WORKER, None, find(WORKERD_HELLO, "/"), "hello-world"),
+        (WORKER, None, find(WORKERD_HELLO, "/"), "its hello-world"),
+        (
+            WORKERD_SAME_ANSWER,
+            None,
+            find(WORKERD_HELLO, "/"),
+            "its hello-world",
+        ),
         (
             WORKER,
             Some("recipe"),
             find(WORKERD_SAME_ANSWER, "recipe"),
-            "same answer from JS",
+            "the same answer ready-made in JS",
         ),
-        (COMPONENT, None, find(WASMTIME_HELLO, "/"), "hello-world"),
+        (
+            COMPONENT,
+            None,
+            find(WASMTIME_HELLO, "/"),
+            "its hello-world",
+        ),
     ];
     Ok(measured
         .iter()
@@ -185,7 +196,7 @@ pub fn bench_rows(aicrd_binary: Option<&Path>) -> Result<Vec<Row>> {
                 let applies = *host == m.server && path.is_none_or(|p| p == m.path);
                 if let (true, Some(floor)) = (applies, floor) {
                     note += &format!(
-                        "; {:.2}× the {what}'s cost",
+                        "; {:.2}× the cost of {what}",
                         m.load.cost_ns() / floor.cost_ns()
                     );
                 }
