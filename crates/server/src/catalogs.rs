@@ -33,12 +33,12 @@
 use crate::metrics::Metrics;
 use aicr_api::{Api, Config};
 use aicr_recipe::Catalog;
-use aicr_stack::{BoxFuture, Principal};
+use aicr_stack::BoxFuture;
+use aicr_tenant_catalogs::apis::{self, Apis};
 use aicr_tenant_catalogs::{
-    self as tc, Base, CATALOG_HEADER, CatalogRef, Digest, DirStore, Event, Host, Lookup, Recent,
-    Selected, Source, StaleReason, Store, StoreError, TenantCatalogs, TenantId,
+    self as tc, Base, CatalogRef, DirStore, Event, Host, Lookup, Selected, Source, StaleReason,
+    Store, StoreError, TenantCatalogs, TenantId,
 };
-use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response};
 use std::convert::Infallible;
 use std::future::Future;
@@ -56,8 +56,6 @@ pub const MAX_TENANT_APIS: usize = 16;
 /// The admin routes' 500 without a store.
 pub const UNCONFIGURED: &str =
     "Tenant catalogs are not configured here: the server was started without AICR_CATALOG_STORE";
-
-const CATALOG: HeaderName = HeaderName::from_static(CATALOG_HEADER);
 
 /// Tenant catalogs in `dir`, timed by tokio, with store events in the log.
 pub fn open(dir: PathBuf) -> TenantCatalogs {
@@ -214,12 +212,8 @@ pub struct Catalogued {
 }
 
 struct Shared {
-    embedded: Api<'static>,
-    embedded_header: HeaderValue,
+    apis: Apis,
     catalogs: Option<TenantCatalogs>,
-    /// APIs over tenants' catalogs, most recently used first.
-    apis: Recent<Api<'static>>,
-    config: Config,
     metrics: Arc<Metrics>,
 }
 
@@ -232,22 +226,10 @@ impl Catalogued {
         catalogs: Option<TenantCatalogs>,
         metrics: Arc<Metrics>,
     ) -> Catalogued {
-        let header = Selected {
-            catalog: CatalogRef::Static(catalog),
-            source: Source::Embedded,
-            stale: None,
-            lookup: None,
-        }
-        .header_value();
         Catalogued {
             shared: Arc::new(Shared {
-                embedded,
-                // A digest is hex: the value is always a valid header value.
-                embedded_header: HeaderValue::from_str(&header)
-                    .unwrap_or_else(|_| HeaderValue::from_static("embedded")),
+                apis: Apis::new(embedded, catalog, config, MAX_TENANT_APIS),
                 catalogs,
-                apis: Recent::new(MAX_TENANT_APIS),
-                config,
                 metrics,
             }),
         }
@@ -259,17 +241,7 @@ impl Catalogued {
 
     /// Forgets every memoised answer, the tenants' APIs' too; says how many.
     pub fn flush_memo(&self) -> usize {
-        let shared = &self.shared;
-        let tenants: usize = shared.apis.values().iter().map(Api::flush_memo).sum();
-        shared.embedded.flush_memo() + tenants
-    }
-}
-
-/// The API's answer (it applies a tenant's allowlists from the extensions).
-fn call(api: &Api<'static>, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
-    match api.clone().call(request).into_inner() {
-        Ok(response) => response,
-        Err(never) => match never {},
+        self.shared.apis.flush_memo()
     }
 }
 
@@ -284,20 +256,8 @@ impl Service<Request<Vec<u8>>> for Catalogued {
 
     fn call(&mut self, request: Request<Vec<u8>>) -> Answer {
         let shared = &self.shared;
-        let tenant = match (&shared.catalogs, request.extensions().get::<Principal>()) {
-            (Some(catalogs), Some(Principal::Tenant(name))) => TenantId::parse(name)
-                .ok()
-                .map(|tenant| (catalogs.clone(), tenant)),
-            _ => None,
-        };
-        match tenant {
-            None => {
-                let mut response = call(&shared.embedded, request);
-                response
-                    .headers_mut()
-                    .insert(CATALOG, shared.embedded_header.clone());
-                Answer::Now(Some(response))
-            }
+        match Apis::tenant_of(shared.catalogs.as_ref(), &request) {
+            None => Answer::Now(Some(shared.apis.embedded_answer(request))),
             Some((catalogs, tenant)) => {
                 let shared = shared.clone();
                 Answer::Later(Box::pin(async move {
@@ -335,28 +295,9 @@ impl Shared {
         let header = selected.header_value();
         tracing::debug!(target: "catalog", tenant = %tenant, lookup = result,
             catalog = %header, "catalog selected");
-        let mut response = match (&selected.source, &selected.catalog) {
-            (Source::Tenant(digest), CatalogRef::Shared(catalog)) => {
-                call(&self.api_for(&tenant, digest, catalog), request)
-            }
-            // No catalog of its own, or its store failed before any of its catalogs was
-            // loaded here: the embedded catalog's API.
-            _ => call(&self.embedded, request),
-        };
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&header) {
-            headers.insert(CATALOG, value);
-        }
-        if selected.stale.is_some() {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
+        let tenant_api = self.apis.tenant_api(&tenant, &selected);
+        let mut response = self.apis.answer(tenant_api.as_ref(), request);
+        apis::mark(&mut response, &header, selected.stale.is_some());
         response
-    }
-
-    /// The API over a tenant's catalog: kept, so its memo serves later requests.
-    fn api_for(&self, tenant: &TenantId, digest: &Digest, catalog: &Arc<Catalog>) -> Api<'static> {
-        self.apis.get_or_make(tenant, digest, || {
-            Api::shared(catalog.clone(), self.config.clone())
-        })
     }
 }

@@ -30,6 +30,8 @@
 //! platform futures are not.
 
 mod admin;
+#[cfg(feature = "http")]
+pub mod apis;
 pub mod artifact;
 mod breaker;
 mod bulkhead;

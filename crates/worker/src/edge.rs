@@ -33,14 +33,12 @@
 
 use crate::cache::{self, CACHE_HEADER, WaitUntil};
 use aicr_api::{Api, Config};
-use aicr_recipe::Catalog;
-use aicr_stack::{BoxFuture, Policy, Principal};
+use aicr_stack::{BoxFuture, Policy};
 use aicr_tenant_catalogs::StaleReason;
-use aicr_tenant_catalogs::{
-    CATALOG_HEADER, CatalogRef, Digest, Recent, Selected, Source, TenantCatalogs, TenantId,
-};
+use aicr_tenant_catalogs::apis::{self, Apis, call};
+use aicr_tenant_catalogs::{CatalogRef, Selected, Source, TenantCatalogs, TenantId};
 use futures_util::future::{Either, select};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use http::{Request, Response};
 use std::convert::Infallible;
 use std::future::{Future, Ready, poll_fn, ready};
@@ -73,23 +71,16 @@ pub struct Edge {
 }
 
 struct Shared {
-    /// The API over the built-in catalog.
-    embedded: Api<'static>,
-    /// [`CATALOG_HEADER`] of its answers.
-    embedded_header: HeaderValue,
+    /// The APIs over the built-in catalog and tenants' catalogs.
+    apis: Apis,
     /// `None` without the KV binding.
     catalogs: Option<TenantCatalogs>,
-    /// APIs over tenants' catalogs, most recently used first.
-    apis: Recent<Api<'static>>,
-    config: Config,
     /// Whether the platform has the Cache API.
     cache: bool,
     policy: Arc<Policy>,
     /// Set while an admin request runs: they run one at a time per isolate.
     admin_busy: AtomicBool,
 }
-
-const CATALOG: HeaderName = HeaderName::from_static(CATALOG_HEADER);
 
 impl Edge {
     pub fn new(
@@ -99,22 +90,15 @@ impl Edge {
         cache: bool,
     ) -> Edge {
         let embedded = aicr_embedded_catalog::catalog();
-        let header = Selected {
-            catalog: CatalogRef::Static(embedded),
-            source: Source::Embedded,
-            stale: None,
-            lookup: None,
-        }
-        .header_value();
         Edge {
             shared: Arc::new(Shared {
-                embedded: Api::new(embedded, config.clone()),
-                // A digest is hex: the value is always a valid header value.
-                embedded_header: HeaderValue::from_str(&header)
-                    .unwrap_or_else(|_| HeaderValue::from_static("embedded")),
+                apis: Apis::new(
+                    Api::new(embedded, config.clone()),
+                    embedded,
+                    config,
+                    MAX_TENANT_APIS,
+                ),
                 catalogs,
-                apis: Recent::new(MAX_TENANT_APIS),
-                config,
                 cache,
                 policy,
                 admin_busy: AtomicBool::new(false),
@@ -144,14 +128,8 @@ impl Service<Request<Vec<u8>>> for Edge {
                 Ok(crate::admin::answer(catalogs, &shared.policy, request).await)
             })));
         }
-        let tenant = match (&shared.catalogs, request.extensions().get::<Principal>()) {
-            (Some(catalogs), Some(Principal::Tenant(name))) => TenantId::parse(name)
-                .ok()
-                .map(|tenant| (catalogs.clone(), tenant)),
-            _ => None,
-        };
-        match tenant {
-            None => Either::Left(ready(Ok(shared.embedded_answer(request)))),
+        match Apis::tenant_of(shared.catalogs.as_ref(), &request) {
+            None => Either::Left(ready(Ok(shared.apis.embedded_answer(request)))),
             Some((catalogs, tenant)) => {
                 let shared = shared.clone();
                 Either::Right(Box::pin(SendFuture::new(async move {
@@ -162,23 +140,7 @@ impl Service<Request<Vec<u8>>> for Edge {
     }
 }
 
-/// The API's answer (the service applies a tenant's allowlists from the extensions).
-fn call(api: &Api<'static>, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
-    match api.clone().call(request).into_inner() {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
-
 impl Shared {
-    fn embedded_answer(&self, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
-        let mut response = call(&self.embedded, request);
-        response
-            .headers_mut()
-            .insert(CATALOG, self.embedded_header.clone());
-        response
-    }
-
     async fn tenant_answer(
         &self,
         catalogs: &TenantCatalogs,
@@ -186,28 +148,19 @@ impl Shared {
         request: Request<Vec<u8>>,
     ) -> Response<Vec<u8>> {
         let selected = self.select(catalogs, tenant).await;
-        let (mut response, cached) = match (&selected.source, &selected.catalog) {
-            (Source::Tenant(digest), CatalogRef::Shared(catalog)) => {
-                let api = self.api_for(tenant, digest, catalog);
-                if self.cache && selected.stale.is_none() {
-                    self.through_edge_cache(&api, tenant, request).await
-                } else {
-                    (call(&api, request), None)
-                }
+        let tenant_api = self.apis.tenant_api(tenant, &selected);
+        let (mut response, cached) = match tenant_api {
+            Some(api) if self.cache && selected.stale.is_none() => {
+                self.through_edge_cache(&api, tenant, request).await
             }
-            // A tenant without a catalog of its own, or whose store failed before any of
-            // its catalogs was loaded here: the built-in catalog's API.
-            _ => (call(&self.embedded, request), None),
+            tenant_api => (self.apis.answer(tenant_api.as_ref(), request), None),
         };
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&selected.header_value()) {
-            headers.insert(CATALOG, value);
-        }
-        if selected.stale.is_some() {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
+        let stale = selected.stale.is_some();
+        apis::mark(&mut response, &selected.header_value(), stale);
         if let Some(state) = cached {
-            headers.insert(CACHE_HEADER, HeaderValue::from_static(state));
+            response
+                .headers_mut()
+                .insert(CACHE_HEADER, HeaderValue::from_static(state));
         }
         response
     }
@@ -270,13 +223,6 @@ impl Shared {
             crate::catalogs::sleep(TICK).await;
         }
         AdminTurn(&self.admin_busy)
-    }
-
-    /// The API over a tenant's catalog: kept, so its memo serves later requests.
-    fn api_for(&self, tenant: &TenantId, digest: &Digest, catalog: &Arc<Catalog>) -> Api<'static> {
-        self.apis.get_or_make(tenant, digest, || {
-            Api::shared(catalog.clone(), self.config.clone())
-        })
     }
 }
 
