@@ -11,6 +11,7 @@ mod common;
 
 use aicr_tenant_catalogs::Packed;
 use aicr_tenant_catalogs::sample::{EMPTY_REGISTRY, pinned_gpu_operator as catalog};
+use aicr_worker_e2e::catalog_answers::{assert_tenant, embedded_header, gpu_operator_version};
 use common::{Answer, Server, call};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -114,37 +115,6 @@ impl Rig {
             auth.iter().map(|a| ("authorization", a.as_str())).collect();
         call(&self.server.addr(), "GET", RECIPE, &headers, b"")
     }
-}
-
-fn gpu_operator_version(answer: &Answer) -> String {
-    let body = answer.json();
-    body["componentRefs"]
-        .as_array()
-        .and_then(|refs| refs.iter().find(|c| c["name"] == "gpu-operator"))
-        .and_then(|c| c["version"].as_str())
-        .unwrap_or_else(|| panic!("no gpu-operator in {body}"))
-        .to_owned()
-}
-
-fn embedded_header() -> String {
-    format!(
-        "embedded;digest=\"{}\"",
-        aicr_embedded_catalog::catalog().info().digest
-    )
-}
-
-fn tenant_header(packed: &Packed) -> String {
-    format!("tenant;digest=\"{}\"", packed.digest)
-}
-
-fn assert_tenant(answer: &Answer, packed: &Packed, version: &str, what: &str) {
-    assert_eq!(answer.status, 200, "{what}: {}", answer.text());
-    assert_eq!(
-        answer.header("x-aicr-catalog"),
-        Some(tenant_header(packed).as_str()),
-        "{what}"
-    );
-    assert_eq!(gpu_operator_version(answer), version, "{what}");
 }
 
 fn assert_embedded(answer: &Answer, what: &str) {

@@ -17,6 +17,7 @@
 //! `cargo test` and run by `cargo xtask test`, which builds the worker first and passes the
 //! build folders in [`BUILD_ENV`] and [`UPSTREAM_BUILD_ENV`].
 
+pub mod catalog_answers;
 pub mod client;
 
 use std::io::Read;

@@ -17,6 +17,9 @@
 use aicr_stack::keys::{self, MintedKey};
 use aicr_tenant_catalogs::Packed;
 use aicr_tenant_catalogs::sample::{EMPTY_REGISTRY, pinned_gpu_operator as catalog};
+use aicr_worker_e2e::catalog_answers::{
+    assert_tenant, embedded_header, gpu_operator_version, tenant_header,
+};
 use aicr_worker_e2e::client::{Answer, agent, call};
 use aicr_worker_e2e::{BUILD_ENV, LocalWorker, build_dir, root};
 use serde_json::{Value, json};
@@ -171,27 +174,6 @@ fn expect_error(answer: &Answer, status: u16, code: &str, what: &str) -> Value {
     body
 }
 
-fn gpu_operator_version(answer: &Answer) -> String {
-    let body = answer.json();
-    body["componentRefs"]
-        .as_array()
-        .and_then(|refs| refs.iter().find(|c| c["name"] == "gpu-operator"))
-        .and_then(|c| c["version"].as_str())
-        .unwrap_or_else(|| panic!("no gpu-operator in {body}"))
-        .to_owned()
-}
-
-fn embedded_header() -> String {
-    format!(
-        "embedded;digest=\"{}\"",
-        aicr_embedded_catalog::catalog().info().digest
-    )
-}
-
-fn tenant_header(packed: &Packed) -> String {
-    format!("tenant;digest=\"{}\"", packed.digest)
-}
-
 /// A recipe answered from the built-in catalog, as the header says and the content shows.
 fn assert_embedded(answer: &Answer, what: &str) {
     assert_eq!(answer.status, 200, "{what}: {}", answer.text());
@@ -206,17 +188,6 @@ fn assert_embedded(answer: &Answer, what: &str) {
         "{what}"
     );
     assert_eq!(answer.header("x-aicr-cache"), None, "{what}: no edge cache");
-}
-
-/// A recipe answered from `packed`, pinned to `version`.
-fn assert_tenant(answer: &Answer, packed: &Packed, version: &str, what: &str) {
-    assert_eq!(answer.status, 200, "{what}: {}", answer.text());
-    assert_eq!(
-        answer.header("x-aicr-catalog"),
-        Some(tenant_header(packed).as_str()),
-        "{what}"
-    );
-    assert_eq!(gpu_operator_version(answer), version, "{what}");
 }
 
 /// The worker's log once it holds every line in `needles` (wrangler passes the worker's
