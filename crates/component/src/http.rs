@@ -28,15 +28,12 @@ use crate::wasi::http::types::{
     ErrorCode as WasiErrorCode, Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse,
     ResponseOutparam,
 };
-use crate::wasi::io::streams::StreamError;
+use crate::wasi::io::streams::{OutputStream, StreamError};
 use aicr_api::{Api, ApiError, Config, ConfigError, ErrorCode, MAX_BODY_BYTES, RequestContext};
 use aicr_stack::{Connection, Gcra, HostOptions, Policy, Stack};
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use std::cell::OnceCell;
 use std::io::Write;
-
-/// Largest chunk `blocking-write-and-flush` accepts (wasi:io guarantees 4096).
-const WRITE_CHUNK: usize = 4096;
 
 /// The header the API names every answer's request id in.
 const REQUEST_ID: &str = "x-request-id";
@@ -237,6 +234,26 @@ fn answer_parts(
     (parts.status, headers, body)
 }
 
+/// Writes `body` in as few host calls as the host allows, then flushes once.
+///
+/// `blocking-write-and-flush` takes at most 4 KiB a call and waits for the host to send
+/// each piece: two hand-overs to the host's sending task for a recipe. The host states how
+/// much it takes at once (`check-write`; wasmtime: 1 MiB), so a recipe goes in one `write`,
+/// and the one `blocking-flush` at the end waits for all of it.
+fn write_all(stream: &OutputStream, mut body: &[u8]) -> Result<(), StreamError> {
+    while !body.is_empty() {
+        let permitted = usize::try_from(stream.check_write()?).unwrap_or(usize::MAX);
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let (now, rest) = body.split_at(permitted.min(body.len()));
+        stream.write(now)?;
+        body = rest;
+    }
+    stream.blocking_flush()
+}
+
 fn send(
     response: http::Response<Vec<u8>>,
     out: ResponseOutparam,
@@ -260,15 +277,12 @@ fn send(
     ResponseOutparam::set(out, Ok(outgoing));
     match outgoing_body.write() {
         Ok(stream) => {
-            for chunk in body.chunks(WRITE_CHUNK) {
-                if let Err(e) = stream.blocking_write_and_flush(chunk) {
-                    let why = match e {
-                        StreamError::LastOperationFailed(e) => e.to_debug_string(),
-                        StreamError::Closed => "the stream is closed".into(),
-                    };
-                    report(request_id, &format!("writing the body failed: {why}"));
-                    break;
-                }
+            if let Err(e) = write_all(&stream, &body) {
+                let why = match e {
+                    StreamError::LastOperationFailed(e) => e.to_debug_string(),
+                    StreamError::Closed => "the stream is closed".into(),
+                };
+                report(request_id, &format!("writing the body failed: {why}"));
             }
             // The stream is the body's child: it must be gone before `finish`.
             drop(stream);

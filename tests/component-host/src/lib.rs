@@ -212,6 +212,9 @@ pub struct Host {
 pub struct Served {
     pub response: http::Response<Vec<u8>>,
     pub stderr: String,
+    /// Fuel the fresh instance used to answer (see [`fuel_used`]); `None` unless the host
+    /// was [`Host::load_metered`].
+    pub fuel: Option<u64>,
 }
 
 /// What a `wasi:cli/run` invocation printed and returned.
@@ -355,6 +358,7 @@ impl Host {
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, request, out)
+                    .map(|()| fuel_used(&store))
             });
             let response = match answered.recv() {
                 Ok(Ok(response)) => {
@@ -366,13 +370,17 @@ impl Host {
                 Ok(Err(code)) => Err(format_err!("the component answered with error {code:?}")),
                 Err(_) => Err(format_err!("the component returned without an answer")),
             };
-            let called = guest
+            let fuel = guest
                 .join()
-                .map_err(|_| format_err!("the guest thread panicked"))?;
-            called?;
-            response
+                .map_err(|_| format_err!("the guest thread panicked"))??;
+            response.map(|response| (response, fuel))
         })?;
+        let (response, fuel) = response;
         let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-        Ok(Served { response, stderr })
+        Ok(Served {
+            response,
+            stderr,
+            fuel,
+        })
     }
 }

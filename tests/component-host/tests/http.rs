@@ -21,7 +21,9 @@ fn request(method: Method, uri: &str, host: &str, body: &str) -> Request<String>
 
 /// The component's answer; the adapter must have reported nothing.
 fn serve(host: &Host, request: Request<String>) -> Response<Vec<u8>> {
-    let Served { response, stderr } = host.serve(request, None).unwrap();
+    let Served {
+        response, stderr, ..
+    } = host.serve(request, None).unwrap();
     assert!(stderr.is_empty(), "stderr: {stderr}");
     response
 }
@@ -143,7 +145,9 @@ fn a_header_the_host_refuses_is_a_500_reported_with_the_request_id() {
     let Some(host) = Host::shared() else { return };
     let refused = HeaderName::from_static("x-api-version");
     let request = request(Method::GET, "/health", "localhost", "");
-    let Served { response, stderr } = host.serve(request, Some(refused)).unwrap();
+    let Served {
+        response, stderr, ..
+    } = host.serve(request, Some(refused)).unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert!(response.headers().get("x-api-version").is_none());

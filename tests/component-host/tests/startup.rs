@@ -53,3 +53,34 @@ fn a_fresh_instance_answers_its_first_call_like_a_warm_one() {
         );
     }
 }
+
+/// How much more an HTTP recipe may cost a fresh instance than a typed resolve in one:
+/// the HTTP answer adds the stack (configured from the environment in every instance under
+/// `wasmtime serve`), rendering, the ETag and the wasi:http plumbing, about half a resolve
+/// again (1.5× measured). Decoding the catalog per instance would make it about 18×.
+const MAX_HTTP_OVER_TYPED: f64 = 2.0;
+
+#[test]
+fn a_fresh_instance_answers_http_with_little_more_than_the_resolve_itself() {
+    if !aicr_component_host::built_or_skip() {
+        return;
+    }
+    let host = Host::load_metered(&component_path()).unwrap();
+    let (mut store, bindings) = host.instantiate().unwrap();
+    CALLS[1].1(&mut store, &bindings);
+    let typed = fuel_used(&store).expect("the host is metered");
+    let request =
+        http::Request::get("/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training")
+            .header(http::header::HOST, "localhost")
+            .body(String::new())
+            .unwrap();
+    let served = host.serve(request, None).unwrap();
+    assert_eq!(served.response.status(), http::StatusCode::OK);
+    let over_http = served.fuel.expect("the host is metered");
+    eprintln!("fresh instance: typed resolve {typed} fuel, GET /v1/recipe {over_http}");
+    assert!(
+        over_http as f64 <= MAX_HTTP_OVER_TYPED * typed as f64,
+        "a fresh instance's GET /v1/recipe cost {over_http} fuel, a typed resolve {typed}: \
+         the HTTP path does per-instance work it should not"
+    );
+}
