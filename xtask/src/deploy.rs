@@ -226,7 +226,7 @@ pub fn spin_variant() -> Result {
         })?;
     }
     let answer = agent
-        .get(&served.url(crate::serving::RECIPE))
+        .get(&served.url(crate::load::RECIPE))
         .call()
         .map_err(|e| format!("a recipe under wasmtime serve: {e}"))?;
     let cache = answer

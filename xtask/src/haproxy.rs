@@ -315,7 +315,7 @@ pub fn fault_run() -> Result {
     let haproxy = Haproxy::start("fault-haproxy", "deploy/haproxy/aicr.cfg", &env)?;
     haproxy.wait_for("aicr", &["s1", "s2", "s3"], "UP")?;
 
-    let url = format!("http://127.0.0.1:{lb}{}", crate::serving::RECIPE);
+    let url = format!("http://127.0.0.1:{lb}{}", crate::load::RECIPE);
     let wrk = Command::new("timeout")
         .arg((WRK_SECONDS + 20).to_string())
         .arg("wrk")
@@ -493,7 +493,7 @@ impl BlueGreen {
         let before = (total("blue")?, total("green")?);
         for _ in 0..n {
             let status = agent()
-                .get(&format!("{}{}", self.live, crate::serving::RECIPE))
+                .get(&format!("{}{}", self.live, crate::load::RECIPE))
                 .call()
                 .map_err(|e| format!("a recipe through the live frontend: {e}"))?
                 .status();

@@ -374,7 +374,7 @@ pub fn test() -> Result {
         }
     }
     let recipe = agent
-        .get(&format!("{base}{}", crate::serving::RECIPE))
+        .get(&format!("{base}{}", crate::load::RECIPE))
         .call()
         .map_err(|e| format!("a recipe from the container: {e}"))?
         .into_string()

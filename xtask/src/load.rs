@@ -5,6 +5,11 @@ use crate::install::apt_install;
 use crate::steps::Result;
 use std::process::Command;
 
+/// The recipe request every load, profile and smoke check of a server uses.
+pub const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
+/// The query request of the loads: a deep selector on the same recipe.
+pub const QUERY: &str = "/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=components.gpu-operator.values.driver.version";
+
 /// wrk's threads, connections and seconds: the load the figures were taken with.
 pub const THREADS: u32 = 2;
 pub const CONNECTIONS: u32 = 32;

@@ -2,6 +2,13 @@
 //! does. Every external tool it needs is installed by `setup` (idempotent, every probe
 //! time-limited), and `test` runs everything the project has — it is the README's test
 //! command and what `.ci/run` calls.
+//!
+//! Its modules depend on each other in one direction only (a test below keeps it so):
+//! shared plumbing (`steps`, `toolchain`, `install`, `load`, `catalog`, `conformance`,
+//! `native`, `key`, `catalog_pack`) at the bottom; above it one module per host or
+//! artifact (`web`, `component`, `worker`, `wasmtime_cli`, `server`, `image`); the commands
+//! and suites that combine hosts (`setup`, `build`, `serve`, `serving`, `deploy`,
+//! `haproxy`, `schemathesis`, and then `bench` and `test`) on top.
 
 mod bench;
 mod build;
@@ -84,5 +91,79 @@ fn main() -> ExitCode {
             eprintln!("xtask {command}: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod layering {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Each module of this crate and the modules it names as `crate::<module>`.
+    fn imports() -> BTreeMap<String, BTreeSet<String>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut graph = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Some(module) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut named = BTreeSet::new();
+            for (at, _) in text.match_indices("crate::") {
+                let rest = &text[at + "crate::".len()..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    let group = &group[..group.find('}').unwrap_or(group.len())];
+                    named.extend(
+                        group
+                            .split(',')
+                            .map(|m| m.trim().split("::").next().unwrap_or("").to_owned()),
+                    );
+                } else {
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                        .unwrap_or(rest.len());
+                    named.insert(rest[..end].to_owned());
+                }
+            }
+            named.remove(module);
+            named.remove("");
+            graph.insert(module.to_owned(), named);
+        }
+        graph
+    }
+
+    #[test]
+    fn modules_import_each_other_in_one_direction_only() {
+        let graph = imports();
+        // Depth-first search; a module met again while still on the path closes a circle.
+        fn visit<'a>(
+            module: &'a str,
+            graph: &'a BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<&'a str>,
+            done: &mut BTreeSet<&'a str>,
+        ) {
+            if let Some(at) = path.iter().position(|m| *m == module) {
+                panic!(
+                    "xtask modules import each other in a circle: {} -> {module}",
+                    path[at..].join(" -> ")
+                );
+            }
+            if !done.insert(module) {
+                return;
+            }
+            path.push(module);
+            for next in graph.get(module).into_iter().flatten() {
+                visit(next, graph, path, done);
+            }
+            path.pop();
+        }
+        let mut done = BTreeSet::new();
+        for module in graph.keys() {
+            visit(module, &graph, &mut Vec::new(), &mut done);
+        }
+        assert!(
+            graph["worker"].contains("install"),
+            "the scan reads imports: {graph:?}"
+        );
     }
 }

@@ -12,7 +12,7 @@
 //! - exec to the first answer on `/health`, the median of [`STARTS`] starts (≤ 20 ms).
 
 use crate::load;
-use crate::serving::{QUERY, RECIPE};
+use crate::load::{QUERY, RECIPE};
 use crate::steps::{self, Result, Row, cargo, file_len, root};
 use aicr_worker_e2e::free_port;
 use std::io::{Read, Write};

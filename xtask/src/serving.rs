@@ -15,13 +15,12 @@
 //! compares with `aicrd`'s.
 
 use crate::load::{self, Load};
+use crate::load::{QUERY, RECIPE};
 use crate::steps::{Result, Row, root};
 use aicr_worker_e2e::{LocalWorker, free_port};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
-pub const QUERY: &str = "/v1/query?service=eks&accelerator=h100&os=ubuntu&intent=training&selector=components.gpu-operator.values.driver.version";
 const PATHS: [(&str, &str); 3] = [("/health", "/health"), ("recipe", RECIPE), ("query", QUERY)];
 /// A Helm bundle by GET (ours; upstream has only POST): the edge's free plan allows 10 ms of
 /// CPU a request, and workerd serves one request at a time, so µs/request is its CPU cost.

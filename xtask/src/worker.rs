@@ -262,7 +262,7 @@ const PROFILE_USAGE: &str = "usage: cargo xtask profile [PATH?QUERY] [--requests
 /// by kind (our wasm, our JS, the runtime). A sampling profiler slows what it samples, so
 /// read the shares, not the absolute µs; the bench gives those.
 pub fn profile(args: &[String]) -> Result {
-    let mut target = crate::serving::RECIPE.to_owned();
+    let mut target = crate::load::RECIPE.to_owned();
     let mut requests = "20000".to_owned();
     let mut rest = args;
     loop {
