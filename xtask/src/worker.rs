@@ -290,16 +290,31 @@ pub fn profile(args: &[String]) -> Result {
         .join(WASM_UNKNOWN)
         .join("release/aicr_worker.wasm");
     bundle(&artifact, &out, Names::Kept)?;
+    inspect(
+        &out,
+        "tests/js/worker-profile.mjs",
+        &[
+            ("TARGET", target),
+            ("REQUESTS", requests),
+            ("INTERVAL_US", "250".into()),
+        ],
+    )
+}
+
+/// Runs the inspector script `script` (Node, tests/js/inspector.mjs's client) against the
+/// worker bundle `dir` in workerd itself with its inspector on. The script gets the
+/// worker's URL (`WORKER_URL`), the inspector's address (`INSPECTOR`), workerd's process id
+/// (`WORKERD_PID`, for its resident set) and `env`.
+fn inspect(dir: &Path, script: &str, env: &[(&str, String)]) -> Result {
     let inspector = free_port()?;
-    let worker = LocalWorker::direct_inspected(&out, &[], Some(inspector))?;
+    let worker = LocalWorker::direct_inspected(dir, &[], Some(inspector))?;
     run(Command::new("node")
-        .args(["--experimental-websocket", "tests/js/worker-profile.mjs"])
+        .args(["--experimental-websocket", script])
         .current_dir(root())
         .env("WORKER_URL", &worker.base)
         .env("INSPECTOR", format!("127.0.0.1:{inspector}"))
-        .env("TARGET", target)
-        .env("REQUESTS", requests)
-        .env("INTERVAL_US", "250"))
+        .env("WORKERD_PID", worker.pid().to_string())
+        .envs(env.iter().map(|(name, value)| (name, value))))
 }
 
 /// Requests of the memory test: bounded, and enough for a leak of one allocation per
@@ -312,14 +327,9 @@ const MEMORY_TEST_REQUESTS: &str = "20000";
 /// printed beside it after the first request, after warm-up and after the load (the
 /// platform stops an isolate above 128 MB of wasm memory and heap together).
 pub fn memory_under_load() -> Result {
-    let build = built(Catalog::Ours)?;
-    let inspector = free_port()?;
-    let worker = LocalWorker::direct_inspected(&build, &[], Some(inspector))?;
-    run(Command::new("node")
-        .args(["--experimental-websocket", "tests/js/worker-memory.mjs"])
-        .current_dir(root())
-        .env("WORKER_URL", &worker.base)
-        .env("INSPECTOR", format!("127.0.0.1:{inspector}"))
-        .env("WORKERD_PID", worker.pid().to_string())
-        .env("REQUESTS", MEMORY_TEST_REQUESTS))
+    inspect(
+        &built(Catalog::Ours)?,
+        "tests/js/worker-memory.mjs",
+        &[("REQUESTS", MEMORY_TEST_REQUESTS.into())],
+    )
 }

@@ -47,6 +47,10 @@ pub const EKS_H100_UBUNTU_TRAINING: wit::Criteria = wit::Criteria {
     nodes: 0,
 };
 
+/// The same criteria as a `GET` of the HTTP export takes them.
+pub const EKS_H100_UBUNTU_TRAINING_GET: &str =
+    "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
+
 /// Where `cargo xtask build` puts the component; `AICR_COMPONENT_WASM` overrides it (the
 /// Debian build route and the upstream-catalog build use other target directories).
 pub fn component_path() -> PathBuf {

@@ -22,14 +22,16 @@ const CALLS: [(&str, Call); 2] = [
     ("catalog", |store, bindings| {
         bindings.aicr_recipe_resolver().call_catalog(store).unwrap();
     }),
-    ("resolve", |store, bindings| {
-        let recipe = bindings
-            .aicr_recipe_resolver()
-            .call_resolve(store, CRITERIA, false)
-            .unwrap();
-        assert!(recipe.is_ok());
-    }),
+    ("resolve", resolve),
 ];
+
+fn resolve(store: &mut Store<State>, bindings: &Embed) {
+    let recipe = bindings
+        .aicr_recipe_resolver()
+        .call_resolve(store, CRITERIA, false)
+        .unwrap();
+    assert!(recipe.is_ok());
+}
 
 #[test]
 fn a_fresh_instance_answers_its_first_call_like_a_warm_one() {
@@ -67,13 +69,12 @@ fn a_fresh_instance_answers_http_with_little_more_than_the_resolve_itself() {
     }
     let host = Host::load_metered(&component_path()).unwrap();
     let (mut store, bindings) = host.instantiate().unwrap();
-    CALLS[1].1(&mut store, &bindings);
+    resolve(&mut store, &bindings);
     let typed = fuel_used(&store).expect("the host is metered");
-    let request =
-        http::Request::get("/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training")
-            .header(http::header::HOST, "localhost")
-            .body(String::new())
-            .unwrap();
+    let request = http::Request::get(aicr_component_host::EKS_H100_UBUNTU_TRAINING_GET)
+        .header(http::header::HOST, "localhost")
+        .body(String::new())
+        .unwrap();
     let served = host.serve(request, None).unwrap();
     assert_eq!(served.response.status(), http::StatusCode::OK);
     let over_http = served.fuel.expect("the host is metered");

@@ -14,8 +14,6 @@ use std::time::Instant;
 
 const SAMPLES: usize = 101;
 const NATIVE_BATCH: u32 = 1_000;
-/// The HTTP twin of the typed criteria below.
-const RECIPE: &str = "/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training";
 
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -40,7 +38,7 @@ fn main() -> wasmtime::Result<()> {
     };
     let typed = aicr_component_host::EKS_H100_UBUNTU_TRAINING;
     let request = || {
-        http::Request::get(RECIPE)
+        http::Request::get(aicr_component_host::EKS_H100_UBUNTU_TRAINING_GET)
             .header(http::header::HOST, "localhost")
             .body(String::new())
     };
